@@ -1,0 +1,125 @@
+"""A real Apache Kafka broker in KRaft combined mode (single node), jars from Maven Central."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
+
+from devstack.process import Child, wait_until
+
+KAFKA_VERSION = "3.9.1"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+POM = REPO_ROOT / "tools" / "kafka" / "pom.xml"
+MAX_MESSAGE_BYTES = 28 * 2**20  # GitHub's 25 MB cap plus the envelope and record overhead
+
+
+def kafka_libs(cache_dir: Path) -> Path:
+    """The broker's classpath folder, resolved once with Maven (`mvn dependency:copy-dependencies`)."""
+    libs = (cache_dir / f"kafka-{KAFKA_VERSION}" / "libs").resolve()
+    if (libs / f"kafka_2.13-{KAFKA_VERSION}.jar").exists():
+        return libs
+    if shutil.which("mvn") is None:
+        raise RuntimeError("Maven (mvn) is needed to fetch the Kafka broker; install it (apt-get install maven)")
+    tmp = libs.with_name("libs.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies", "-DincludeScope=runtime",
+         f"-Dkafka.version={KAFKA_VERSION}", f"-DoutputDirectory={tmp}"],
+        check=True)
+    tmp.rename(libs)
+    return libs
+
+
+class KafkaBroker:
+    def __init__(self, data_dir: Path, cache_dir: Path, port: int = 9092, controller_port: int = 9093,
+                 heap: str = "512m") -> None:
+        self.data_dir = data_dir.resolve()
+        self.cache_dir = cache_dir
+        self.port = port
+        self.controller_port = controller_port
+        self.heap = heap
+        self.child: Child | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _write_config(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "server.properties"
+        config.write_text("\n".join([
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={self.data_dir / 'logs'}",
+            "num.partitions=1",
+            # One node: internal topics cannot have more replicas. Production values are in docs/operations.md.
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=8",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=true",
+            f"message.max.bytes={MAX_MESSAGE_BYTES}",
+            f"replica.fetch.max.bytes={MAX_MESSAGE_BYTES}",
+            "",
+        ]))
+        log4j = self.data_dir / "log4j.properties"
+        log4j.write_text("\n".join([
+            "log4j.rootLogger=INFO, stdout",
+            "log4j.appender.stdout=org.apache.log4j.ConsoleAppender",
+            "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout",
+            "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n",
+            "log4j.logger.kafka=WARN",
+            "log4j.logger.org.apache.kafka=WARN",
+            "log4j.logger.kafka.server.KafkaServer=INFO",
+            "",
+        ]))
+        return config
+
+    def _java(self, main: str, *args: str) -> list[str]:
+        libs = kafka_libs(self.cache_dir)
+        return ["java", f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                f"-Dlog4j.configuration=file:{self.data_dir / 'log4j.properties'}",
+                "-cp", f"{libs}/*", main, *args]
+
+    def start(self, timeout: float = 90.0) -> None:
+        config = self._write_config()
+        if not (self.data_dir / "logs" / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            subprocess.run(self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config)),
+                           check=True, capture_output=True)
+        self.child = Child("kafka", self._java("kafka.Kafka", str(config)), self.data_dir / "kafka.log")
+        wait_until(self.answers, timeout=timeout, what=f"Kafka on {self.bootstrap}", child=self.child)
+
+    def answers(self) -> bool:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=[self.bootstrap], request_timeout_ms=3000)
+        except (KafkaError, OSError, ValueError):
+            return False
+        try:
+            admin.describe_cluster()
+            return True
+        except (KafkaError, OSError):
+            return False
+        finally:
+            admin.close()
+
+    def stop(self) -> None:
+        if self.child:
+            self.child.stop(timeout=30)
+
+    def kill(self) -> None:
+        if self.child:
+            self.child.kill()

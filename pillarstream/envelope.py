@@ -1,0 +1,150 @@
+"""The one envelope every raw GitHub event travels in, and its only serialisation.
+
+A Kafka record carries the payload byte-exact as its value and the envelope metadata as one JSON header,
+so consumers that only need the metadata never parse the payload, and the bytes GitHub signed survive
+unchanged. The archive keeps one JSON line per delivery: the metadata plus the payload as a string, which
+decodes back to exactly the bytes that were received.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Source = Literal["webhook", "backfill", "replay"]
+SOURCES: tuple[str, ...] = ("webhook", "backfill", "replay")
+ENVELOPE_HEADER = "pillarstream-envelope"
+# Namespace for the deterministic delivery ids of items that did not come by webhook.
+_BACKFILL_NAMESPACE = uuid.UUID("0b6f3f3e-5d0a-4c55-9a59-3f0c2b7f8a11")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    delivery_id: str
+    event: str
+    source: str
+    received_at: datetime
+    payload: bytes = field(repr=False)
+    action: str | None = None
+    hook_id: str | None = None
+    installation_target_type: str | None = None
+    installation_target_id: str | None = None
+    org: str | None = None
+    repo_id: int | None = None
+    repo_full_name: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> bytes:
+        """Partition key: the repository keeps one repository's events in order; org-level events by org."""
+        if self.repo_id is not None:
+            return f"repo:{self.repo_id}".encode()
+        if self.org:
+            return f"org:{self.org}".encode()
+        return b"none"
+
+    @property
+    def archive_source(self) -> str:
+        """Archive folder: what came from GitHub's REST API lands under ``source=api``."""
+        return "api" if self.source == "backfill" else "webhook"
+
+    def payload_json(self) -> Any:
+        return json.loads(self.payload)
+
+    def metadata(self) -> dict[str, Any]:
+        meta = asdict(self)
+        del meta["payload"]
+        meta["received_at"] = format_time(self.received_at)
+        return meta
+
+    def with_source(self, source: str) -> Envelope:
+        fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        fields["source"] = source
+        return Envelope(**fields)
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def from_payload(
+    *,
+    delivery_id: str,
+    event: str,
+    payload: bytes,
+    parsed: Any,
+    source: str,
+    received_at: datetime,
+    headers: dict[str, str] | None = None,
+) -> Envelope:
+    """Build an envelope, taking action, organisation and repository from the parsed payload."""
+    headers = headers or {}
+    body = parsed if isinstance(parsed, dict) else {}
+    action = body.get("action") if isinstance(body.get("action"), str) else None
+    repo = body.get("repository") if isinstance(body.get("repository"), dict) else {}
+    org_obj = body.get("organization") if isinstance(body.get("organization"), dict) else {}
+    owner = repo.get("owner") if isinstance(repo.get("owner"), dict) else {}
+    org = org_obj.get("login") or owner.get("login")
+    repo_id = repo.get("id")
+    return Envelope(
+        delivery_id=delivery_id,
+        event=event,
+        action=action,
+        source=source,
+        received_at=received_at,
+        payload=payload,
+        hook_id=headers.get("X-GitHub-Hook-ID"),
+        installation_target_type=headers.get("X-GitHub-Hook-Installation-Target-Type"),
+        installation_target_id=headers.get("X-GitHub-Hook-Installation-Target-ID"),
+        org=org if isinstance(org, str) else None,
+        repo_id=repo_id if isinstance(repo_id, int) and not isinstance(repo_id, bool) else None,
+        repo_full_name=repo.get("full_name") if isinstance(repo.get("full_name"), str) else None,
+        headers=dict(headers),
+    )
+
+
+def derived_delivery_id(kind: str, object_id: object, updated_at: str | None) -> str:
+    """Deterministic delivery id for an item read from the REST API: same object, same version, same id."""
+    return str(uuid.uuid5(_BACKFILL_NAMESPACE, f"{kind}:{object_id}:{updated_at or ''}"))
+
+
+# --- Kafka record ------------------------------------------------------------------------------------
+
+def to_record(envelope: Envelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    meta = json.dumps(envelope.metadata(), separators=(",", ":"), sort_keys=True).encode()
+    return envelope.key, envelope.payload, [(ENVELOPE_HEADER, meta)]
+
+
+def from_record(value: bytes, headers: Any) -> Envelope:
+    """Inverse of :func:`to_record`; ``headers`` is a list of pairs or a mapping, as Kafka clients give."""
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    for name, raw in pairs or ():
+        if name == ENVELOPE_HEADER:
+            return _from_metadata(json.loads(raw), value)
+    raise ValueError(f"Kafka record has no {ENVELOPE_HEADER} header")
+
+
+# --- archive line ------------------------------------------------------------------------------------
+
+def to_archive_line(envelope: Envelope) -> bytes:
+    line = {"envelope": envelope.metadata(), "payload": envelope.payload.decode("utf-8")}
+    return json.dumps(line, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def from_archive_line(line: bytes) -> Envelope:
+    record = json.loads(line)
+    return _from_metadata(record["envelope"], record["payload"].encode("utf-8"))
+
+
+def _from_metadata(meta: dict[str, Any], payload: bytes) -> Envelope:
+    fields = dict(meta)
+    fields["received_at"] = parse_time(fields["received_at"])
+    fields["payload"] = payload
+    return Envelope(**fields)

@@ -1,0 +1,126 @@
+"""Kafka publishing with kafka-python: acks=all, idempotent, every wait bounded.
+
+Used by the receiver, the backfill and the replay, so every producer of raw events behaves the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Iterable
+from typing import Protocol
+
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from pillarstream.envelope import Envelope, to_record
+from pillarstream.errors import PublishError
+
+log = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    def publish(self, envelope: Envelope) -> None: ...
+    def publish_many(self, envelopes: Iterable[Envelope]) -> int: ...
+    def ready(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+class KafkaPublisher:
+    """Publishes envelopes and returns only once the broker acknowledged them (``acks=all``).
+
+    A producer that failed is replaced on the next call, so the receiver recovers by itself when the
+    broker comes back, without a restart.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, *, timeout_s: float = 5.0, max_request_bytes: int = 27 * 2**20):
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._timeout_s = timeout_s
+        self._max_request_bytes = max_request_bytes
+        self._lock = threading.Lock()
+        self._producer: KafkaProducer | None = None
+
+    def _get(self) -> KafkaProducer:
+        with self._lock:
+            if self._producer is None:
+                timeout_ms = int(self._timeout_s * 1000)
+                try:
+                    self._producer = KafkaProducer(
+                        bootstrap_servers=self._bootstrap.split(","),
+                        acks="all",
+                        enable_idempotence=True,
+                        linger_ms=2,
+                        compression_type="gzip",
+                        max_request_size=self._max_request_bytes,
+                        # Bound every wait: a webhook must be answered within GitHub's 10 s.
+                        max_block_ms=timeout_ms,
+                        request_timeout_ms=timeout_ms,
+                        delivery_timeout_ms=timeout_ms + 2,
+                        reconnect_backoff_max_ms=1000,
+                    )
+                except KafkaError as exc:
+                    raise PublishError(f"cannot connect to Kafka at {self._bootstrap}: {exc}") from exc
+            return self._producer
+
+    def _discard(self) -> None:
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.close(timeout=0)
+
+    def publish(self, envelope: Envelope) -> None:
+        self.publish_many([envelope])
+
+    def publish_many(self, envelopes: Iterable[Envelope]) -> int:
+        """Send all, then wait for every acknowledgement; raises :class:`PublishError` if any is missing."""
+        producer = self._get()
+        try:
+            futures = []
+            for envelope in envelopes:
+                key, value, headers = to_record(envelope)
+                futures.append(producer.send(self._topic, key=key, value=value, headers=headers))
+            producer.flush(timeout=self._timeout_s)
+            for future in futures:
+                future.get(timeout=self._timeout_s)
+        except KafkaError as exc:
+            self._discard()
+            raise PublishError(f"Kafka did not acknowledge: {type(exc).__name__}") from exc
+        return len(futures)
+
+    def ready(self) -> bool:
+        """The broker answers on a bootstrap address (cheap enough for a readiness probe)."""
+        for server in self._bootstrap.split(","):
+            host, _, port = server.strip().rpartition(":")
+            try:
+                with socket.create_connection((host, int(port)), timeout=1.0):
+                    return True
+            except OSError:
+                continue
+        return False
+
+    def close(self) -> None:
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.flush(timeout=self._timeout_s)
+            producer.close(timeout=self._timeout_s)
+
+
+def ensure_topic(bootstrap: str, topic: str, partitions: int, replication: int, *, timeout_s: float = 30.0) -> bool:
+    """Create the raw topic if it is missing; returns True when it was created.
+
+    Production: replication 3 with ``min.insync.replicas=2`` so an acknowledged record survives a broker.
+    """
+    configs = {"min.insync.replicas": str(min(2, replication)), "max.message.bytes": str(27 * 2**20)}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=int(timeout_s * 1000))
+    try:
+        admin.create_topics([NewTopic(topic, partitions, replication, topic_configs=configs)])
+        log.info("created topic", extra={"topic": topic, "partitions": partitions, "replication": replication})
+        return True
+    except TopicAlreadyExistsError:
+        return False
+    finally:
+        admin.close()

@@ -1,0 +1,48 @@
+"""Run the receiver under gunicorn (``pillarstream receiver``), configured from settings.
+
+The gthread worker was chosen by ``bench/receiver_bench.py``: each request blocks on Kafka's
+acknowledgement, so threads overlap those waits at little cost, and one producer per process batches
+the records of concurrent requests together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from pillarstream.settings import Settings
+
+
+class ReceiverServer(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings, bind: str, workers: int, threads: int) -> None:
+        self._settings = settings
+        self._options = {
+            "bind": bind,
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "timeout": 30,
+            "graceful_timeout": 15,
+            "keepalive": 5,
+            "accesslog": None,
+            "limit_request_field_size": 16384,
+            "worker_exit": _flush_on_exit,
+        }
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from receiver.app import create_app
+
+        return create_app(self._settings)
+
+
+def _flush_on_exit(server: Any, worker: Any) -> None:
+    """Graceful shutdown: wait for in-flight records before the worker exits."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        app.extensions["pillarstream"]["publisher"].close()

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything pillarstream needs on a fresh Debian machine: the Python environment (.venv),
+# PostgreSQL server binaries, a JRE and Maven, and the Apache Kafka broker jars (from Maven Central).
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+need_apt=()
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
+command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+if ((${#need_apt[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "bootstrap: please install: ${need_apt[*]} (sudo apt-get install ${need_apt[*]})" >&2
+    exit 1
+  fi
+  echo "bootstrap: apt-get install ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  echo "bootstrap: creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [[ ! -f $stamp ]]; then
+  echo "bootstrap: installing Python packages"
+  .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+  rm -f .venv/.installed-* && touch "$stamp"
+fi
+
+.venv/bin/python -c 'from pathlib import Path; from devstack.kafka import kafka_libs; print("bootstrap: kafka jars in", kafka_libs(Path(".local/cache")))'
