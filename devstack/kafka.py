@@ -29,7 +29,7 @@ def kafka_libs(cache_dir: Path) -> Path:
     tmp = libs.with_name("libs.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies", "-DincludeScope=runtime",
+        ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), "dependency:copy-dependencies", "-DincludeScope=runtime",
          f"-Dkafka.version={KAFKA_VERSION}", f"-DoutputDirectory={tmp}"],
         check=True)
     tmp.rename(libs)

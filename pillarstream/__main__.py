@@ -1,0 +1,5 @@
+import sys
+
+from pillarstream.cli import main
+
+sys.exit(main())

@@ -1,0 +1,128 @@
+"""The ``pillarstream`` console script: one subcommand per process or task.
+
+Each handler imports what it needs when it runs, so ``pillarstream --help`` stays fast and importing this
+module reads no environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from pillarstream.errors import ConfigError, PillarstreamError
+from pillarstream.settings import Settings, load_settings
+
+
+def _receiver(args: argparse.Namespace, settings: Settings) -> int:
+    from receiver.publisher import ensure_topic
+    from receiver.server import ReceiverServer
+
+    settings.secrets()  # fail at start-up, not on the first delivery
+    ensure_topic(settings.kafka_bootstrap, settings.raw_topic, settings.topic_partitions, settings.topic_replication)
+    ReceiverServer(settings, args.bind, args.workers, args.threads).run()
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from receiver.publisher import ensure_topic
+    from stream_processors.app import run_worker
+
+    ensure_topic(settings.kafka_bootstrap, settings.raw_topic, settings.topic_partitions, settings.topic_replication)
+    run_worker(settings, args.role)
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from stream_processors.migrations import migrate
+
+    applied = migrate(args.dsn or settings.dsn())
+    print(f"applied {len(applied)} migration(s)" + "".join(f"\n  {m.version:03d} {m.name}" for m in applied))
+    return 0
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from devstack.stack import run_up
+
+    return run_up(settings, receiver_port=args.port)
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    from devstack.stack import stack_status
+
+    status = stack_status(settings)
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        for name, value in status.items():
+            print(f"{name:>16}: {value}")
+    return 0 if status.get("ready") else 1
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from devstack.demo import run_demo
+
+    return run_demo(settings, timeout_s=args.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pillarstream", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("receiver", help="run the webhook receiver under gunicorn")
+    p.add_argument("--bind", default="127.0.0.1:8080")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=16)
+    p.set_defaults(handler=_receiver)
+
+    p = sub.add_parser("worker", help="run a Faust stream processor")
+    p.add_argument("role", choices=("archiver", "warehouse"))
+    p.set_defaults(handler=_worker)
+
+    p = sub.add_parser("migrate", help="apply the warehouse's SQL migrations (idempotent)")
+    p.add_argument("--dsn", help="owner DSN; default PILLARSTREAM_DATABASE_URL")
+    p.set_defaults(handler=_migrate)
+
+    p = sub.add_parser("up", help="install and run the whole pipeline locally, in the foreground")
+    p.add_argument("--port", type=int, default=8080, help="receiver port")
+    p.set_defaults(handler=_up)
+
+    p = sub.add_parser("status", help="endpoints of the running local stack and whether each is ready")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_status)
+
+    p = sub.add_parser("demo", help="send bundled real GitHub deliveries to the local stack")
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.set_defaults(handler=_demo)
+    return parser
+
+
+def _handlers(parser: argparse.ArgumentParser) -> dict[str, Callable[..., int]]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {name: sp.get_default("handler") for name, sp in action.choices.items()}
+
+
+SUBCOMMANDS: tuple[str, ...] = tuple(_handlers(build_parser()))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        from pillarstream.logs import configure
+
+        configure(settings.log_level, settings.log_format)
+        return int(args.handler(args, settings))
+    except ConfigError as exc:
+        print(f"pillarstream: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except PillarstreamError as exc:
+        print(f"pillarstream {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
