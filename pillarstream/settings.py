@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     publish_timeout_seconds: float = Field(5.0, gt=0, le=9.0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
+    consumer_group_prefix: str = Field("pillarstream", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     worker_batch_size: int = Field(500, ge=1, le=100_000)
     worker_batch_seconds: float = Field(0.5, gt=0, le=60)
     github_api_url: str = "https://api.github.com"

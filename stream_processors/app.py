@@ -54,7 +54,7 @@ def create_app(settings: Settings, role: str) -> faust.App:
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
     app = faust.App(
-        f"pillarstream-{role}",
+        f"{settings.consumer_group_prefix}-{role}",
         broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
         store="memory://",
         web_enabled=False,
