@@ -69,7 +69,10 @@ class KafkaPublisher:
         with self._lock:
             producer, self._producer = self._producer, None
         if producer is not None:
-            producer.close(timeout=0)
+            try:
+                producer.close(timeout=0)
+            except KafkaError:
+                pass  # records still buffered were answered 503; GitHub's redelivery brings them back
 
     def publish(self, envelope: Envelope) -> None:
         self.publish_many([envelope])

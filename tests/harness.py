@@ -100,3 +100,19 @@ def pipeline_env(*, bootstrap: str, topic: str, dsn: str, archive_url: str, secr
                     log_format="text", worker_batch_seconds="0.2")
     env.update(extra or {})
     return env
+
+
+def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list[object]:
+    """All records of a topic (from the beginning) once ``expected`` have arrived, as kafka-python gives them."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=[bootstrap], auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=500)
+    records: list[object] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(records) < expected and time.monotonic() < deadline:
+            records.extend(consumer)
+    finally:
+        consumer.close()
+    return records
