@@ -33,12 +33,13 @@ def _preexec(death_signal: int, user: str | None) -> Callable[[], None]:
     def run() -> None:
         # Own process group: Ctrl-C at the terminal reaches the supervisor only, which stops children in order.
         os.setpgid(0, 0)
-        # If the supervisor dies, even by kill -9, the kernel signals this child: nothing is left behind.
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, death_signal)
         if user is not None:
             entry = pwd.getpwnam(user)
             os.setgid(entry.pw_gid)
             os.setuid(entry.pw_uid)
+        # If the supervisor dies, even by kill -9, the kernel signals this child: nothing is left behind.
+        # Set after setuid, which clears it.
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, death_signal)
     return run
 
 

@@ -84,13 +84,14 @@ def http_ok(url: str) -> bool:
         return False
 
 
-def run_up(settings: Settings, receiver_port: int = 8080) -> int:
+def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9092, controller_port: int = 9093,
+           postgres_port: int = 5433) -> int:
     data = settings.data_dir.resolve()
-    for port in (9092, 9093, 5433, receiver_port):
+    for port in (kafka_port, controller_port, postgres_port, receiver_port):
         if port_open(port):
             print(f"pillarstream up: port {port} is in use (another `make up`?). Stop it first.", file=sys.stderr)
             return 1
-    services = LocalServices(data, kafka_port=9092, controller_port=9093, pg_port=5433,
+    services = LocalServices(data, kafka_port=kafka_port, controller_port=controller_port, pg_port=postgres_port,
                              topic=settings.raw_topic, partitions=settings.topic_partitions)
     children: list[Child] = []
     stopping = False

@@ -45,7 +45,8 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from devstack.stack import run_up
 
-    return run_up(settings, receiver_port=args.port)
+    return run_up(settings, receiver_port=args.port, kafka_port=args.kafka_port,
+                  controller_port=args.controller_port, postgres_port=args.postgres_port)
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("up", help="install and run the whole pipeline locally, in the foreground")
     p.add_argument("--port", type=int, default=8080, help="receiver port")
+    p.add_argument("--kafka-port", type=int, default=9092)
+    p.add_argument("--controller-port", type=int, default=9093, help="Kafka KRaft controller port")
+    p.add_argument("--postgres-port", type=int, default=5433)
     p.set_defaults(handler=_up)
 
     p = sub.add_parser("status", help="endpoints of the running local stack and whether each is ready")

@@ -125,6 +125,7 @@ resource "google_project_service" "apis" {
 }
 
 resource "google_artifact_registry_repository" "images" {
+  # checkov:skip=CKV_GCP_84:Images contain only open-source code and no data; Google-managed encryption at rest is enough, and a KMS key would add a key ring to own and rotate.
   repository_id = var.name_prefix
   location      = var.region
   format        = "DOCKER"
@@ -170,8 +171,9 @@ module "archive" {
   location      = var.region
   labels        = var.labels
   force_destroy = !var.deletion_protection
-  writers       = [for p in ["archiver", "backfill"] : module.service_accounts.emails[p]]
-  readers       = [module.service_accounts.emails["replay"]]
+  # Keyed by process name: keys must be known at plan time, e-mail addresses are not.
+  writers = { for p in ["archiver", "backfill"] : p => module.service_accounts.emails[p] }
+  readers = { replay = module.service_accounts.emails["replay"] }
 }
 
 module "database" {
@@ -200,8 +202,8 @@ module "kafka" {
   partitions        = var.topic_partitions
   retention_days    = var.kafka_retention_days
   max_message_bytes = var.max_message_bytes
-  producers         = [for p in local.kafka_producers : module.service_accounts.emails[p]]
-  consumers         = [for p in local.kafka_consumers : module.service_accounts.emails[p]]
+  producers         = { for p in local.kafka_producers : p => module.service_accounts.emails[p] }
+  consumers         = { for p in local.kafka_consumers : p => module.service_accounts.emails[p] }
   labels            = var.labels
 
   depends_on = [google_project_service.apis]
@@ -214,9 +216,9 @@ module "secrets" {
     for key, spec in local.secret_specs : key => {
       description = spec.description
       managed     = spec.managed
-      accessors = [
-        for name, p in local.processes : module.service_accounts.emails[name] if contains(values(p.secrets), key)
-      ]
+      accessors = {
+        for name, p in local.processes : name => module.service_accounts.emails[name] if contains(values(p.secrets), key)
+      }
     }
   }
   values = {
