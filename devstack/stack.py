@@ -67,7 +67,7 @@ def child_env(**settings: str) -> dict[str, str]:
     return env
 
 
-def spawn_receiver(env: dict[str, str], port: int, log: Path, *, workers: int = 2, threads: int = 16) -> Child:
+def spawn_receiver(env: dict[str, str], port: int, log: Path, *, workers: int = 4, threads: int = 8) -> Child:
     return Child("receiver", [sys.executable, "-m", "pillarstream", "receiver", "--bind", f"127.0.0.1:{port}",
                               "--workers", str(workers), "--threads", str(threads)], log, env=env)
 

@@ -73,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("receiver", help="run the webhook receiver under gunicorn")
     p.add_argument("--bind", default="127.0.0.1:8080")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=16)
+    # 4 processes x 8 threads measured best on 2 cores (bench/receiver_bench.py); scale with cores.
+    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--threads", type=int, default=8)
     p.set_defaults(handler=_receiver)
 
     p = sub.add_parser("worker", help="run a Faust stream processor")

@@ -53,7 +53,6 @@ class KafkaPublisher:
                         acks="all",
                         enable_idempotence=True,
                         linger_ms=2,
-                        compression_type="gzip",
                         max_request_size=self._max_request_bytes,
                         # Bound every wait: a webhook must be answered within GitHub's 10 s.
                         max_block_ms=timeout_ms,
@@ -85,7 +84,6 @@ class KafkaPublisher:
             for envelope in envelopes:
                 key, value, headers = to_record(envelope)
                 futures.append(producer.send(self._topic, key=key, value=value, headers=headers))
-            producer.flush(timeout=self._timeout_s)
             for future in futures:
                 future.get(timeout=self._timeout_s)
         except KafkaError as exc:

@@ -46,8 +46,10 @@ resource "google_managed_kafka_topic" "raw" {
   }
 }
 
-# Kafka ACLs on the raw topic: producers may only write, consumers may only read. Consumer groups
-# and Faust's internal topics keep Managed Kafka's default (any principal with the client role).
+# Kafka ACLs on the raw topic: producers may only write, consumers may only read. Both may CREATE
+# this one topic because the receiver and workers ensure it exists at start-up (a no-op here, where
+# Terraform creates it). Consumer groups and Faust's internal topics keep Managed Kafka's default
+# (any principal with the client role).
 resource "google_managed_kafka_acl" "raw_topic" {
   acl_id   = "topic/${google_managed_kafka_topic.raw.topic_id}"
   cluster  = google_managed_kafka_cluster.this.cluster_id
@@ -59,6 +61,7 @@ resource "google_managed_kafka_acl" "raw_topic" {
       { for name, email in var.producers : "${name}/DESCRIBE" => { email = email, operation = "DESCRIBE" } },
       { for name, email in var.consumers : "${name}/READ" => { email = email, operation = "READ" } },
       { for name, email in var.consumers : "${name}/DESCRIBE" => { email = email, operation = "DESCRIBE" } },
+      { for name, email in merge(var.producers, var.consumers) : "${name}/CREATE" => { email = email, operation = "CREATE" } },
     )
     content {
       principal       = "User:${acl_entries.value.email}"
