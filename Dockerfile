@@ -18,15 +18,10 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install --upgrade pip \
     && pip install -r /tmp/requirements.txt
 
-# The package itself. Installed in place (editable) at the same path as in the runtime stage, so
-# configs/ and the SQL files are found exactly where they are in the repository.
-COPY README.md ./
-COPY pillarstream ./pillarstream
-COPY receiver ./receiver
-COPY stream_processors ./stream_processors
-COPY backfill ./backfill
-COPY devstack ./devstack
-COPY configs ./configs
+# The package itself (.dockerignore decides what the context holds). Installed in place (editable)
+# at the same path as in the runtime stage, so configs/ and the SQL files are found exactly where
+# they are in the repository.
+COPY . ./
 RUN pip install --no-deps -e . \
     && python -m compileall -q /app
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from collections.abc import Callable, Sequence
 
 from pillarstream.errors import ConfigError, PillarstreamError
@@ -67,6 +68,35 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, timeout_s=args.timeout)
 
 
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from receiver.publisher import KafkaPublisher
+    from stream_processors.archive_store import open_store
+    from stream_processors.replay import Selection, replay, verify, warehouse_delivery_ids
+
+    if args.to < args.from_:
+        raise ConfigError("--to is before --from")
+    selection = Selection(args.from_, args.to, args.event, args.source)
+    store = open_store(settings.archive)
+    if args.verify:
+        only_archive, only_warehouse = verify(store, selection, warehouse_delivery_ids(settings.dsn(), selection))
+        print(f"only in the archive: {len(only_archive)}" + "".join(f"\n  {d}" for d in sorted(only_archive)))
+        print(f"only in the warehouse: {len(only_warehouse)}" + "".join(f"\n  {d}" for d in sorted(only_warehouse)))
+        return 1 if only_archive or only_warehouse else 0
+    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.raw_topic, timeout_s=30)
+    try:
+        replay(store, publisher, selection)
+    finally:
+        publisher.close()
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pillarstream", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -85,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="apply the warehouse's SQL migrations (idempotent)")
     p.add_argument("--dsn", help="owner DSN; default PILLARSTREAM_DATABASE_URL")
     p.set_defaults(handler=_migrate)
+
+    p = sub.add_parser("replay", help="publish archived events again (source=replay), or --verify the archive")
+    p.add_argument("--from", dest="from_", type=_day, required=True, metavar="DATE", help="first day (UTC), YYYY-MM-DD")
+    p.add_argument("--to", type=_day, required=True, metavar="DATE", help="last day (UTC), inclusive")
+    p.add_argument("--event", help="only this event type")
+    p.add_argument("--source", choices=("webhook", "api"), help="only this archive source")
+    p.add_argument("--verify", action="store_true", help="compare archive and warehouse delivery ids instead")
+    p.set_defaults(handler=_replay)
 
     p = sub.add_parser("up", help="install and run the whole pipeline locally, in the foreground")
     p.add_argument("--port", type=int, default=8080, help="receiver port")

@@ -36,6 +36,8 @@ class Envelope:
     repo_id: int | None = None
     repo_full_name: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # For a replayed record: the source it first came by, so a rebuilt warehouse equals the original.
+    origin: str | None = None
 
     @property
     def key(self) -> bytes:
@@ -60,8 +62,12 @@ class Envelope:
         meta["received_at"] = format_time(self.received_at)
         return meta
 
-    def with_source(self, source: str) -> Envelope:
-        return replace(self, source=source)
+    def as_replay(self) -> Envelope:
+        return replace(self, source="replay", origin=self.origin or self.source)
+
+    @property
+    def first_source(self) -> str:
+        return self.origin or self.source
 
 
 _METADATA_FIELDS = tuple(name for name in Envelope.__dataclass_fields__ if name != "payload")

@@ -32,4 +32,12 @@ if [[ ! -f $stamp ]]; then
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 
+# checkov pins versions that clash with the project's (its HCL parser shares python-hcl2's module name),
+# so it lives in a virtualenv of its own, used by tests/static/test_checkov.py.
+if [[ ! -x .local/tools/checkov/bin/checkov ]]; then
+  echo "bootstrap: installing checkov into .local/tools/checkov"
+  "$PYTHON" -m venv .local/tools/checkov
+  .local/tools/checkov/bin/pip install -q --disable-pip-version-check checkov==3.3.30
+fi
+
 .venv/bin/python -c 'from pathlib import Path; from devstack.kafka import kafka_libs; print("bootstrap: kafka jars in", kafka_libs(Path(".local/cache")))'

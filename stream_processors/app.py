@@ -57,6 +57,7 @@ def create_app(settings: Settings, role: str) -> faust.App:
         f"{settings.consumer_group_prefix}-{role}",
         broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
         store="memory://",
+        datadir=str(settings.data_dir / "faust" / role),
         web_enabled=False,
         topic_replication_factor=settings.topic_replication,
         topic_partitions=settings.topic_partitions,

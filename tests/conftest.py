@@ -41,11 +41,7 @@ def services() -> Iterator[LocalServices]:
 
 
 def _create_template(stack: LocalServices) -> None:
-    conn = stack.postgres.admin_connect()
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DB)))
-    conn.close()
+    _admin_sql(stack, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DB)))
     migrate(stack.postgres.dsn(ADMIN, TEMPLATE_DB))
 
 
@@ -60,16 +56,31 @@ class Database:
 @pytest.fixture()
 def db(services: LocalServices) -> Iterator[Database]:
     """A fresh, fully migrated warehouse database, cloned from the session's template."""
+    database = new_database(services)
+    yield database
+    drop_database(services, database)
+
+
+def new_database(services: LocalServices) -> Database:
     name = f"t_{uuid.uuid4().hex[:12]}"
+    _admin_sql(services, sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
+                                                                          sql.Identifier(TEMPLATE_DB)))
+    pg = services.postgres
+    return Database(name, pg.dsn(ADMIN, name), pg.dsn(WRITER, name), pg.dsn(READER, name))
+
+
+def drop_database(services: LocalServices, database: Database) -> None:
+    _admin_sql(services, sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database.name)))
+
+
+def _admin_sql(services: LocalServices, statement: sql.Composed) -> None:
     conn = services.postgres.admin_connect()
     conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(TEMPLATE_DB)))
-    pg = services.postgres
-    yield Database(name, pg.dsn(ADMIN, name), pg.dsn(WRITER, name), pg.dsn(READER, name))
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-    conn.close()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
 
 
 @pytest.fixture(scope="session")

@@ -116,3 +116,23 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0)
     finally:
         consumer.close()
     return records
+
+
+def warehouse_dump(dsn: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every warehouse table, sorted, without bookkeeping columns that say *when* or *from where
+    in Kafka* a row was written (defaults of now(), Kafka coordinates): what must be equal after any replay."""
+    tables = query(dsn, """SELECT table_name FROM information_schema.tables
+                           WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+                             AND table_name NOT IN ('schema_migrations') ORDER BY 1""")
+    dump = {}
+    for (table,) in tables:
+        columns = [c for (c,) in query(dsn, """
+            SELECT column_name FROM information_schema.columns
+            WHERE table_schema = 'public' AND table_name = %s
+              AND coalesce(column_default, '') NOT LIKE '%%now()%%'
+              AND column_name NOT IN ('kafka_partition', 'kafka_offset')
+            ORDER BY ordinal_position""", (table,))]
+        select = ", ".join(f'"{c}"::text' for c in columns)
+        dump[str(table)] = sorted(query(dsn, f'SELECT {select} FROM public."{table}"'),  # noqa: S608
+                                  key=lambda row: tuple("" if v is None else str(v) for v in row))
+    return dump
