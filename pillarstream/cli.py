@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="compare archive and warehouse delivery ids instead")
     p.set_defaults(handler=_replay)
 
+    from receiver.webhook_commands import add_parser as add_webhook_parser
+
+    add_webhook_parser(sub)
+
     p = sub.add_parser("up", help="install and run the whole pipeline locally, in the foreground")
     p.add_argument("--port", type=int, default=8080, help="receiver port")
     p.add_argument("--kafka-port", type=int, default=9092)
