@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -50,6 +51,11 @@ def consumed(events: Sequence[Any]) -> list[Consumed]:
                      from_record(e.value, e.message.headers)) for e in events]
 
 
+def faust_dir(settings: Settings, role: str) -> Path:
+    """Faust's own scratch folder (no state we rely on: the sinks are the state)."""
+    return (settings.data_dir / "faust" / role).resolve()
+
+
 def create_app(settings: Settings, role: str) -> faust.App:
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
@@ -57,7 +63,7 @@ def create_app(settings: Settings, role: str) -> faust.App:
         f"{settings.consumer_group_prefix}-{role}",
         broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
         store="memory://",
-        datadir=str(settings.data_dir / "faust" / role),
+        datadir=str(faust_dir(settings, role)),
         web_enabled=False,
         topic_replication_factor=settings.topic_replication,
         topic_partitions=settings.topic_partitions,
@@ -95,5 +101,6 @@ def run_worker(settings: Settings, role: str) -> None:
     """Blocks until SIGINT/SIGTERM; Faust then commits acknowledged offsets and leaves the group."""
     from faust.worker import Worker
 
+    faust_dir(settings, role).mkdir(parents=True, exist_ok=True)
     app = create_app(settings, role)
     Worker(app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False).execute_from_commandline()

@@ -1,0 +1,174 @@
+"""Warehouse worker throughput next to a raw kafka-python consumer of the same topic, and freshness.
+
+Run: .venv/bin/python bench/warehouse_bench.py [--events 30000] [--rate 50] [--seconds 20]
+
+1. Throughput: N real-shaped deliveries are put on a topic; a bare kafka-python consumer reads them all
+   (the ceiling), then one `pillarstream worker warehouse` writes them to Postgres. Prints events/s for
+   both and the ratio.
+2. Freshness: with receiver and worker running, signed POSTs at a steady rate; for each, the time from
+   POST to its row being visible in Postgres (polled every 20 ms). Prints p50 and p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import aiohttp  # noqa: E402
+import psycopg2  # noqa: E402
+from kafka import KafkaConsumer  # noqa: E402
+
+from bench.synthetic import envelopes, synthetic  # noqa: E402
+from devstack.postgres import WRITER  # noqa: E402
+from devstack.process import free_port, wait_until  # noqa: E402
+from devstack.stack import LocalServices, child_env, http_ok, spawn_receiver, spawn_worker  # noqa: E402
+from pillarstream.signature import sign  # noqa: E402
+from receiver.publisher import KafkaPublisher, ensure_topic  # noqa: E402
+
+SECRET = "bench-secret"
+
+
+def count_rows(dsn: str) -> int:
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM deliveries")
+        value = int(cur.fetchone()[0])
+    conn.close()
+    return value
+
+
+def raw_consume_rate(bootstrap: str, topic: str, total: int) -> float:
+    consumer = KafkaConsumer(topic, bootstrap_servers=[bootstrap], auto_offset_reset="earliest",
+                             group_id=f"raw-{uuid.uuid4().hex[:6]}", enable_auto_commit=False,
+                             consumer_timeout_ms=5000, max_poll_records=1000)
+    seen, started = 0, None
+    for _ in consumer:
+        started = started or time.perf_counter()
+        seen += 1
+        if seen >= total:
+            break
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return seen / elapsed
+
+
+def throughput(services: LocalServices, root: Path, total: int) -> None:
+    topic = f"bench.{uuid.uuid4().hex[:6]}"
+    ensure_topic(services.kafka.bootstrap, topic, 6, 1)
+    publisher = KafkaPublisher(services.kafka.bootstrap, topic, timeout_s=60)
+    batch: list = []
+    for envelope in envelopes(total):
+        batch.append(envelope)
+        if len(batch) == 2000:
+            publisher.publish_many(batch)
+            batch = []
+    publisher.publish_many(batch)
+    publisher.close()
+    raw = raw_consume_rate(services.kafka.bootstrap, topic, total)
+
+    dsn = services.postgres.dsn(WRITER)
+    env = child_env(kafka_bootstrap=services.kafka.bootstrap, raw_topic=topic, database_url=dsn,
+                    consumer_group_prefix=f"bench-{uuid.uuid4().hex[:6]}", log_level="WARNING",
+                    worker_batch_size="1000")
+    base = count_rows(dsn)
+    worker = spawn_worker(env, "warehouse", root / "warehouse.log")
+    try:
+        wait_until(lambda: count_rows(dsn) > base, timeout=120, what="first rows", child=worker)
+        first, t0 = count_rows(dsn), time.perf_counter()
+        wait_until(lambda: count_rows(dsn) >= base + total, timeout=900, what="all rows", child=worker)
+        rate = (base + total - first) / (time.perf_counter() - t0)
+    finally:
+        worker.stop()
+    print(f"raw kafka-python consume     {raw:10,.0f} events/s")
+    print(f"warehouse worker → Postgres  {rate:10,.0f} events/s   ({total} events)")
+    print(f"ratio worker/raw: {rate / raw:.2f}   (targets: >= 5,000 events/s, ratio >= 0.25)")
+
+
+async def freshness(url: str, dsn: str, rate: float, seconds: float) -> list[float]:
+    bodies = list(synthetic(200))
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+
+    async def poll() -> None:
+        conn = psycopg2.connect(dsn)
+        conn.autocommit = True
+        while True:
+            pending = [d for d in sent if d not in seen]
+            if pending:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT delivery_id FROM deliveries WHERE delivery_id = ANY(%s)", (pending,))
+                    now = time.perf_counter()
+                    for (delivery_id,) in cur.fetchall():
+                        seen[delivery_id] = now
+            if stop.is_set() and len(seen) == len(sent):
+                break
+            await asyncio.sleep(0.02)
+        conn.close()
+
+    stop = asyncio.Event()
+    poller = asyncio.create_task(poll())
+    async with aiohttp.ClientSession() as session:
+        start = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+            event, body = bodies[i % len(bodies)]
+            delivery_id = str(uuid.uuid4())
+            sent[delivery_id] = time.perf_counter()
+            async with session.post(url, data=body, headers={
+                    "Content-Type": "application/json", "X-GitHub-Event": event, "X-GitHub-Delivery": delivery_id,
+                    "X-Hub-Signature-256": sign(SECRET, body)}) as answer:
+                assert answer.status == 202, answer.status
+    stop.set()
+    await asyncio.wait_for(poller, timeout=60)
+    return sorted((seen[d] - sent[d]) * 1000 for d in sent)
+
+
+def fresh(services: LocalServices, root: Path, rate: float, seconds: float) -> None:
+    topic = f"fresh.{uuid.uuid4().hex[:6]}"
+    ensure_topic(services.kafka.bootstrap, topic, 6, 1)
+    dsn = services.postgres.dsn(WRITER)
+    env = child_env(kafka_bootstrap=services.kafka.bootstrap, raw_topic=topic, database_url=dsn,
+                    webhook_secrets=SECRET, consumer_group_prefix=f"fresh-{uuid.uuid4().hex[:6]}",
+                    log_level="WARNING")
+    port = free_port()
+    receiver = spawn_receiver(env, port, root / "receiver.log")
+    worker = spawn_worker(env, "warehouse", root / "fresh-worker.log")
+    try:
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60, what="receiver", child=receiver)
+        time.sleep(8)  # let the worker join its group before the clock starts
+        lat = asyncio.run(freshness(f"http://127.0.0.1:{port}/webhooks/github", dsn, rate, seconds))
+    finally:
+        worker.stop()
+        receiver.stop()
+    p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
+    print(f"freshness at {rate:.0f} POST/s for {seconds:.0f}s: p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, "
+          f"max {lat[-1]:.0f} ms   (targets: p50 <= 1000 ms, p99 <= 5000 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=30_000)
+    parser.add_argument("--rate", type=float, default=50)
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    root = REPO / ".local" / f"bench-{uuid.uuid4().hex[:8]}"
+    services = LocalServices(root, kafka_port=free_port(), controller_port=free_port(), pg_port=free_port(),
+                             topic="unused", partitions=1)
+    try:
+        services.start()
+        throughput(services, root, args.events)
+        fresh(services, root, args.rate, args.seconds)
+    finally:
+        services.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
