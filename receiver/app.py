@@ -72,7 +72,7 @@ def receive() -> tuple[Response, int] | Response:
     delivery_id = request.headers.get("X-GitHub-Delivery", "")[:128]
     repo = None
     try:
-        body = request.get_data(cache=False)
+        body = _bounded_body(current_app.config["MAX_CONTENT_LENGTH"])
         headers = {name: request.headers.getlist(name) for name in request.headers.keys()}
         envelope = parse_delivery(
             headers=headers, body=body, secrets=_state("secrets"),  # type: ignore[arg-type]
@@ -94,6 +94,18 @@ def receive() -> tuple[Response, int] | Response:
         "delivery_id": delivery_id, "event": event, "repository": repo, "status": status,
         "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
     return answer, status
+
+
+def _bounded_body(limit: int) -> bytes:
+    """The raw body, never more than ``limit`` bytes in memory; chunked bodies (no Content-Length) too."""
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise DeliveryRejected(413, f"body over {limit} bytes")
+        return request.get_data(cache=False)
+    data: bytes = request.environ["wsgi.input"].read(limit + 1)
+    if len(data) > limit:
+        raise DeliveryRejected(413, f"body over {limit} bytes")
+    return data
 
 
 @health.get("/healthz")
