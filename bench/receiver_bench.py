@@ -43,6 +43,34 @@ def payload_mix() -> list[tuple[str, bytes, str]]:
     return mix
 
 
+def producer_ceiling(bootstrap: str, mix: list[tuple[str, bytes, str]], threads: int, seconds: float) -> float:
+    """Records/s of a bare kafka-python producer, each thread waiting for its acks=all acknowledgement:
+    the most any receiver built on kafka-python can answer on this machine."""
+    import threading
+    import time
+
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=[bootstrap], acks="all", enable_idempotence=True, linger_ms=2,
+                             max_request_size=27 * 2**20)
+    count = [0]
+    deadline = time.monotonic() + seconds
+
+    def run(i: int) -> None:
+        while time.monotonic() < deadline:
+            producer.send("bench", key=b"k%d" % i, value=mix[count[0] % len(mix)][1]).get(10)
+            count[0] += 1
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    producer.close()
+    return count[0] / (time.monotonic() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=15)
@@ -82,7 +110,10 @@ def main() -> None:
         print(bare.line("baseline (bare Flask 202)"))
         print(real.line("receiver (Kafka acks=all)"))
         print(half.line(f"receiver at half max ({real.rate / 2:.0f}/s)"))
+        ceiling = producer_ceiling(broker.bootstrap, mix, args.concurrency, args.seconds)
+        print(f"{'kafka-python producer alone':<28} {ceiling:8.0f} records/s    ({args.concurrency} threads, acks=all)")
         print(f"ratio receiver/baseline: {real.rate / bare.rate:.2f}   (target >= 0.6)")
+        print(f"ratio receiver/producer ceiling: {real.rate / ceiling:.2f}")
         print(f"p99 at half max rate:    {half.pct(0.99):.1f} ms   (target <= 100 ms)")
     finally:
         for child in children:
