@@ -20,6 +20,7 @@ from devstack.process import free_port
 from devstack.stack import LocalServices
 from receiver.publisher import ensure_topic
 from stream_processors.migrations import migrate
+from tests.fake_github.fixtures import fake_github  # noqa: F401 - a fixture, imported to register it
 from tests.harness import Pipeline, pipeline_env
 
 REPO = Path(__file__).resolve().parent.parent
