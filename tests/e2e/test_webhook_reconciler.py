@@ -26,6 +26,19 @@ def webhook(env: dict[str, str], fake, *args: str) -> subprocess.CompletedProces
                           text=True, timeout=120)
 
 
+def _gauge(port: int) -> float | None:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:  # noqa: S310
+            for line in answer.read().decode().splitlines():
+                if line.startswith("pillarstream_delivery_gap "):
+                    return float(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def writes(fake) -> list[str]:
     return [f"{s.method} {s.path}" for s in fake.requests("/hooks") if s.method in ("POST", "PATCH", "DELETE")]
 
@@ -56,6 +69,12 @@ def test_ensure_creates_fixes_and_then_leaves_alone(pipeline, fake_github):
     assert hook.config["content_type"] == "json" and "star" not in hook.events and hook.active
     assert len(fake_github.hooks.of("acme", "Organization")) == 1
 
+    pinged = webhook(pipeline.env, fake_github, "ping", "--org", "acme")
+    assert pinged.returncode == 0 and f"hook {hook.id}" in pinged.stdout
+    status = webhook(pipeline.env, fake_github, "status", "--org", "acme")
+    assert status.returncode == 0 and " ping " in status.stdout  # the ping's failed attempt is listed
+    assert pipeline.secret not in status.stdout
+
 
 def test_deliveries_failed_while_kafka_was_down_are_redelivered_once(pipeline, db, fake_github):
     """Own broker: it is stopped under a running receiver while GitHub delivers."""
@@ -67,7 +86,9 @@ def test_deliveries_failed_while_kafka_was_down_are_redelivered_once(pipeline, d
         ensure_topic(broker.bootstrap, topic, 3, 1)
         pipeline.env.update(PILLARSTREAM_KAFKA_BOOTSTRAP=broker.bootstrap, PILLARSTREAM_PUBLISH_TIMEOUT_SECONDS="2")
         pipeline.start_receiver()
-        pipeline.start_worker("warehouse")
+        worker = pipeline.start_worker("warehouse")
+        # Joined its group before the outage: the running worker must ride it out, not just start later.
+        wait_until(lambda: "Worker ready" in worker.tail(200), timeout=60, what="worker ready", child=worker)
         fake_github.state.add_owner("acme", 9000)
         url = f"{pipeline.url}/webhooks/github"
         assert webhook(pipeline.env, fake_github, "ensure", "--org", "acme", "--url", url).returncode == 0
@@ -92,6 +113,20 @@ def test_deliveries_failed_while_kafka_was_down_are_redelivered_once(pipeline, d
         second = webhook(pipeline.env, fake_github, "redeliver", "--org", "acme", "--since", "1h")
         assert second.returncode == 0 and "redelivered=0" in second.stdout and "gap=0" in second.stdout
         assert query(db.writer_dsn, "SELECT count(*) FROM deliveries")[0][0] == 5
+
+        # As a long-lived reconciler: the gap gauge counts what GitHub sent but the warehouse lacks.
+        # GitHub saw this one succeed, so it is not redelivered; losing the row is still a gap to alert on.
+        query(db.admin_dsn, "DELETE FROM deliveries WHERE delivery_id = %s RETURNING 1", (guids[0],))
+        port = free_port()
+        env = dict(pipeline.env, PILLARSTREAM_GITHUB_TOKEN=TOKEN, PILLARSTREAM_GITHUB_API_URL=fake_github.url)
+        looping = subprocess.Popen([sys.executable, "-m", "pillarstream", "webhook", "redeliver", "--org", "acme",
+                                    "--since", "1h", "--every", "1s", "--metrics-port", str(port)], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert eventually(lambda: _gauge(port), timeout=30, what="the delivery-gap gauge") == 1.0
+        finally:
+            looping.terminate()
+            looping.wait(10)
     finally:
         pipeline.stop()
         broker.stop()
