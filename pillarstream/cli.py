@@ -82,7 +82,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         print(f"only in the archive: {len(only_archive)}" + "".join(f"\n  {d}" for d in sorted(only_archive)))
         print(f"only in the warehouse: {len(only_warehouse)}" + "".join(f"\n  {d}" for d in sorted(only_warehouse)))
         return 1 if only_archive or only_warehouse else 0
-    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.raw_topic, timeout_s=30)
+    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.raw_topic, timeout_s=30, linger_ms=20)
     try:
         replay(store, publisher, selection)
     finally:
