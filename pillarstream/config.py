@@ -85,12 +85,13 @@ def parse_pillar_config(data: Any, *, source: str = "pillar config",
         bots=policy,
         production_environments=frozenset(
             s.casefold() for s in data.get("production_environments", defaults.production_environments)),
-        incident_labels=frozenset(s.casefold() for s in data.get("incident_labels", defaults.incident_labels)),
+        incident_labels=frozenset(
+            s.casefold() for s in data.get("incident_labels", defaults.incident_labels)),
     )
 
 
 def load_pillar_config(path: Path | str | None = None) -> PillarConfig:
-    """Read, validate and build the pillar config; ``None`` means the repository's ``configs/pillars.json``."""
+    """Read, validate and build the pillar config (``None``: the repository's ``configs/pillars.json``)."""
     target = Path(path) if path is not None else DEFAULT_PATH
     try:
         text = target.read_text(encoding="utf-8")

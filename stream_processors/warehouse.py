@@ -1,17 +1,34 @@
-"""The warehouse sink: one Postgres transaction per batch, every statement idempotent."""
+"""The warehouse sink: one Postgres transaction per batch, every statement idempotent.
+
+A batch is written in a fixed sequence of set-based statements, none per row:
+
+1. the delivery log (the dedupe point and the delivery-gap figure);
+2. normalised facts and entity state, one upsert per table (stream_processors/facts.py);
+3. the metric buckets of every (UTC day, repository) the batch touched, deleted and recomputed from the
+   facts (sql/buckets.sql). "Touched" is measured before and after the upserts, so a bucket a row leaves
+   (a reopened pull request's old close day) is rebuilt as well as the one it enters.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cache
+from typing import Any
 
 import psycopg2
 from psycopg2.extras import execute_values
 
+from pillarstream.config import PillarConfig, load_pillar_config
 from pillarstream.errors import WarehouseError
+from pillarstream.normalise import Facts, PayloadError, normalise
 from stream_processors.archiver import Consumed
+from stream_processors.facts import keys, named_queries, write_facts
 
 log = logging.getLogger(__name__)
+Bucket = tuple[date, int]
 
 _INSERT_DELIVERIES = """
     INSERT INTO deliveries (delivery_id, event, action, source, received_at, org, repo_id, repo_full_name,
@@ -21,22 +38,118 @@ _INSERT_DELIVERIES = """
 """
 
 
-def write_batch(cur: psycopg2.extensions.cursor, records: Sequence[Consumed]) -> None:
-    """Everything one batch changes, inside the caller's transaction."""
-    rows = {}
+@cache
+def default_config() -> PillarConfig:
+    """The repository's configs/pillars.json, read once on first use (never at import)."""
+    return load_pillar_config()
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """A batch after the CPU work (delivery rows, normalised facts) and before any Postgres work.
+
+    Preparing touches no connection and is pure, so a worker may prepare the next batch in a thread
+    while the current one is being written (psycopg2 releases the GIL while it waits for the server).
+    """
+
+    deliveries: list[tuple[Any, ...]]
+    facts: Facts
+
+
+def prepare(records: Sequence[Consumed], config: PillarConfig | None = None) -> PreparedBatch:
+    rows: dict[str, tuple[Any, ...]] = {}
+    firsts: list[Consumed] = []
     for r in records:  # a batch may hold the same delivery twice (redelivery); keep the first
         e = r.envelope
-        rows.setdefault(e.delivery_id, (
-            e.delivery_id, e.event, e.action, e.source, e.received_at, e.org, e.repo_id, e.repo_full_name,
-            e.hook_id, len(e.payload), r.partition, r.offset))
-    execute_values(cur, _INSERT_DELIVERIES, list(rows.values()), page_size=1000)
+        if e.delivery_id in rows:
+            continue
+        rows[e.delivery_id] = (
+            e.delivery_id, e.event, e.action, e.first_source, e.received_at, e.org, e.repo_id,
+            e.repo_full_name, e.hook_id, len(e.payload), r.partition, r.offset)
+        firsts.append(r)
+    return PreparedBatch(list(rows.values()), normalise_batch(firsts, config or default_config()))
+
+
+def write_prepared(cur: psycopg2.extensions.cursor, batch: PreparedBatch) -> None:
+    """Everything one prepared batch changes, inside the caller's transaction."""
+    execute_values(cur, _INSERT_DELIVERIES, batch.deliveries, page_size=1000)
+    if batch.facts:
+        write_facts_and_buckets(cur, batch.facts)
+
+
+def write_batch(cur: psycopg2.extensions.cursor, records: Sequence[Consumed],
+                config: PillarConfig | None = None) -> None:
+    """Everything one batch changes, inside the caller's transaction."""
+    write_prepared(cur, prepare(records, config))
+
+
+def normalise_batch(records: Iterable[Consumed], config: PillarConfig) -> Facts:
+    """All facts of a batch. A payload that cannot be normalised is logged and skipped, not fatal: its
+    delivery row is kept, and a replay after a fix re-derives it (stopping the worker would block the
+    partition on one bad event)."""
+    facts = Facts()
+    for record in records:
+        try:
+            facts.extend(normalise(record.envelope, config))
+        except PayloadError as exc:
+            e = record.envelope
+            log.warning("payload not normalised", extra={
+                "delivery_id": e.delivery_id, "event": e.event, "repo": e.repo_full_name, "error": str(exc)})
+    return facts
+
+
+def write_facts_and_buckets(cur: Any, facts: Facts) -> None:
+    queries = named_queries("buckets.sql")
+    touch = _touch_params(facts)
+    touched = _fetch_buckets(cur, queries["touched_days"], touch)  # days rows may leave
+    write_facts(cur, facts)
+    touched |= _fetch_buckets(cur, queries["touched_days"], touch)  # days rows enter
+    if touch["commit_repos"] or touch["status_ids"]:
+        touched |= _fetch_buckets(cur, queries["touched_lead_time_days"], touch)
+    touched |= {(_utc_day(p.pushed_at), p.repo_id) for p in facts.pushes}
+    touched |= {(_utc_day(s.created_at), s.repo_id) for s in facts.deployment_statuses}
+    if touched:
+        recompute_buckets(cur, touched)
+
+
+def recompute_buckets(cur: Any, buckets: Iterable[Bucket]) -> None:
+    """Rebuild every metric bucket of the given (day, repository) pairs from the facts."""
+    queries = named_queries("buckets.sql")
+    ordered = sorted(set(buckets))  # a stable order keeps concurrent writers' row locks in one order
+    params = {"days": [d for d, _ in ordered], "repos": [r for _, r in ordered]}
+    cur.execute(queries["lock_repositories"], params)
+    cur.execute(queries["delete_buckets"], params)
+    cur.execute(queries["insert_buckets"], params)
+
+
+def _touch_params(facts: Facts) -> dict[str, list[Any]]:
+    commit_repos, commit_shas = keys(facts, "commits", "repo_id", "sha")
+    pr_ids = {row.pr_id for row in facts.pull_requests} | {row.pr_id for row in facts.pull_request_reviews}
+    pr_ids |= {row.pr_id for row in facts.pull_request_events}
+    return {
+        "commit_repos": list(commit_repos), "commit_shas": list(commit_shas), "pr_ids": sorted(pr_ids),
+        "check_run_ids": [row.check_run_id for row in facts.check_runs],
+        "run_ids": [row.run_id for row in facts.workflow_runs],
+        "issue_ids": [row.issue_id for row in facts.issues],
+        "status_ids": [row.status_id for row in facts.deployment_statuses],
+    }
+
+
+def _fetch_buckets(cur: Any, query: str, params: dict[str, list[Any]]) -> set[Bucket]:
+    cur.execute(query, params)
+    return {(day, repo_id) for day, repo_id in cur.fetchall()}
+
+
+def _utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
 
 
 class PostgresSink:
     """Holds one connection; a lost connection is dropped and reopened on the next batch."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, config: PillarConfig | None = None) -> None:
         self._dsn = dsn
+        self._config = config
         self._conn: psycopg2.extensions.connection | None = None
 
     def write(self, records: Sequence[Consumed]) -> None:
@@ -44,7 +157,7 @@ class PostgresSink:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg2.connect(self._dsn, connect_timeout=5)
             with self._conn, self._conn.cursor() as cur:
-                write_batch(cur, records)
+                write_batch(cur, records, self._config)
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             self.close()
             raise WarehouseError(f"Postgres unavailable: {str(exc).strip()}") from exc

@@ -7,6 +7,8 @@ overwrites "completed", and attempt 2 supersedes attempt 1 even if its timestamp
 
 from __future__ import annotations
 
+from typing import Any
+
 from pillarstream.normalise.context import Incoming, login
 from pillarstream.normalise.fields import integer, moment, obj, required_int, required_text, text
 from pillarstream.normalise.rows import CheckRun, CheckSuite, Facts, WorkflowJob, WorkflowRun
@@ -51,7 +53,8 @@ def workflow_run(ev: Incoming) -> Facts:
     updated_at = moment(run, "updated_at")
     actor = obj(run, "actor") or obj(ev.body, "sender")
     row = WorkflowRun(
-        run_id=required_int(run, "id"), repo_id=ev.repo_id, org=ev.org, workflow_id=integer(run, "workflow_id"),
+        run_id=required_int(run, "id"), repo_id=ev.repo_id, org=ev.org,
+        workflow_id=integer(run, "workflow_id"),
         name=text(run, "name") or text(ev.body, "workflow", "name"), event=text(run, "event"),
         head_branch=text(run, "head_branch"), head_sha=text(run, "head_sha"), status=status,
         conclusion=text(run, "conclusion"), run_number=integer(run, "run_number"), run_attempt=attempt,
@@ -66,15 +69,16 @@ def workflow_job(ev: Incoming) -> Facts:
     job = obj(ev.body, "workflow_job")
     status = text(job, "status")
     attempt = integer(job, "run_attempt") or 1
-    raw_labels = job.get("labels")
+    labels = job.get("labels")
+    raw_labels: list[Any] = labels if isinstance(labels, list) else []
     row = WorkflowJob(
-        job_id=required_int(job, "id"), run_id=integer(job, "run_id"), run_attempt=attempt, repo_id=ev.repo_id,
-        org=ev.org, name=text(job, "name"), workflow_name=text(job, "workflow_name"),
+        job_id=required_int(job, "id"), run_id=integer(job, "run_id"), run_attempt=attempt,
+        repo_id=ev.repo_id, org=ev.org, name=text(job, "name"), workflow_name=text(job, "workflow_name"),
         head_sha=text(job, "head_sha"), head_branch=text(job, "head_branch"), status=status,
         conclusion=text(job, "conclusion"), created_at=moment(job, "created_at"),
         started_at=moment(job, "started_at"), completed_at=moment(job, "completed_at"),
         runner_name=text(job, "runner_name"),
-        labels=[label for label in raw_labels if isinstance(label, str)] if isinstance(raw_labels, list) else [],
+        labels=[label for label in raw_labels if isinstance(label, str)],
         version="",
     )
     at = row.completed_at or row.started_at or row.created_at

@@ -5,6 +5,7 @@ repository. Payload reference: https://docs.github.com/en/webhooks/webhook-event
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pillarstream.normalise.context import Incoming, login
@@ -38,22 +39,43 @@ _BRANCH_PREFIX = "refs/heads/"
 def repository(ev: Incoming) -> Repository | None:
     """The repository snapshot every repository-scoped payload carries (language, default branch)."""
     repo = obj(ev.body, "repository")
-    repo_id = integer(repo, "id")
-    full_name = text(repo, "full_name")
-    if repo_id is None or full_name is None:
-        return None
+    owner = obj(repo, "owner")
     deleted = ev.envelope.event == "repository" and ev.action == "deleted"
-    updated_at = moment(repo, "updated_at")
+    raw = (repo.get("id"), repo.get("full_name"), repo.get("name"), owner.get("login"), repo.get("language"),
+           repo.get("default_branch"), repo.get("private"), repo.get("archived"), repo.get("fork"),
+           repo.get("visibility"), repo.get("created_at"), repo.get("updated_at"), repo.get("pushed_at"),
+           ev.org, deleted)
+    try:
+        return _repository_row(raw)
+    except TypeError:  # an unhashable value where GitHub sends a scalar: build it uncached
+        return _repository_row.__wrapped__(raw)
+
+
+# Nearly every event of a batch repeats one of a few repository snapshots: build each row once.
+@lru_cache(maxsize=4096)
+def _repository_row(raw: tuple[Any, ...]) -> Repository | None:
+    (repo_id, full_name, name, owner_login, language, default_branch, private, archived, fork, visibility,
+     created_at, updated_at, pushed_at, org, deleted) = raw
+    if not isinstance(repo_id, int) or isinstance(repo_id, bool) or not isinstance(full_name, str):
+        return None
     row = Repository(
-        repo_id=repo_id, org=ev.org, full_name=full_name, name=text(repo, "name"),
-        owner_login=login(obj(repo, "owner")), language=text(repo, "language"),
-        default_branch=text(repo, "default_branch"), private=flag(repo, "private"),
-        archived=flag(repo, "archived"), fork=flag(repo, "fork"), visibility=text(repo, "visibility"),
-        created_at=moment(repo, "created_at"), updated_at=updated_at, deleted=deleted, version="",
+        repo_id=repo_id, org=org, full_name=full_name, name=_str(name),
+        owner_login=_str(owner_login), language=_str(language), default_branch=_str(default_branch),
+        private=_bool(private), archived=_bool(archived), fork=_bool(fork), visibility=_str(visibility),
+        created_at=moment({"t": created_at}, "t"), updated_at=moment({"t": updated_at}, "t"), deleted=deleted,
+        version="",
     )
     # Language is re-detected on push without touching updated_at, so the later of the two is the age.
-    newest = max((t for t in (updated_at, moment(repo, "pushed_at")) if t is not None), default=None)
+    newest = max((t for t in (row.updated_at, moment({"t": pushed_at}, "t")) if t is not None), default=None)
     return stamp(row, 1 if deleted else 0, newest)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
 
 
 def push(ev: Incoming) -> Facts:
@@ -73,8 +95,9 @@ def push(ev: Incoming) -> Facts:
         raw_commits.append(head)  # the webhook lists at most 20 commits; the head is always there
     facts = Facts()
     facts.pushes.append(Push(
-        repo_id=ev.repo_id, ref=ref, before_sha=text(body, "before") or "", after_sha=text(body, "after") or "",
-        org=ev.org, pushed_at=pushed_at, pusher_login=login(sender), pusher_is_bot=ev.is_bot(sender),
+        repo_id=ev.repo_id, ref=ref, before_sha=text(body, "before") or "",
+        after_sha=text(body, "after") or "", org=ev.org, pushed_at=pushed_at, pusher_login=login(sender),
+        pusher_is_bot=ev.is_bot(sender),
         to_default_branch=to_default, created=bool(flag(body, "created")), deleted=deleted,
         forced=bool(flag(body, "forced")), commit_count=len(body.get("commits") or []),
     ))
@@ -107,7 +130,8 @@ def pull_request_row(ev: Incoming, pr: dict[str, Any]) -> PullRequest:
         pr_id=required_int(pr, "id"), repo_id=ev.repo_id, org=ev.org, number=required_int(pr, "number"),
         title=text(pr, "title"), html_url=text(pr, "html_url"), author_login=login(author),
         author_is_bot=ev.is_bot(author), state=text(pr, "state") or "open", draft=flag(pr, "draft"),
-        merged=bool(flag(pr, "merged")) or merged_at is not None, created_at=required_moment(pr, "created_at"),
+        merged=bool(flag(pr, "merged")) or merged_at is not None,
+        created_at=required_moment(pr, "created_at"),
         updated_at=required_moment(pr, "updated_at"), closed_at=moment(pr, "closed_at"), merged_at=merged_at,
         merged_by_login=login(obj(pr, "merged_by")), base_ref=text(pr, "base", "ref"),
         head_ref=text(pr, "head", "ref"), head_sha=text(pr, "head", "sha"),
@@ -156,7 +180,8 @@ def pull_request_review(ev: Incoming) -> Facts:
 def _ref_event(ev: Incoming, action: str) -> Facts:
     sender = obj(ev.body, "sender")
     return Facts(ref_events=[RefEvent(
-        delivery_id=ev.envelope.delivery_id, repo_id=ev.repo_id, org=ev.org, ref_type=text(ev.body, "ref_type"),
+        delivery_id=ev.envelope.delivery_id, repo_id=ev.repo_id, org=ev.org,
+        ref_type=text(ev.body, "ref_type"),
         ref=text(ev.body, "ref"), action=action, actor_login=login(sender), actor_is_bot=ev.is_bot(sender),
         occurred_at=ev.received_at,  # the payload has no time of its own
     )])

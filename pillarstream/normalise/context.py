@@ -31,7 +31,7 @@ class Incoming:
 
     @property
     def repo_id(self) -> int:
-        """The repository every repository-scoped fact is filed under (the envelope's, i.e. the Kafka key's)."""
+        """The repository every repository-scoped fact is filed under (the envelope's: the Kafka key's)."""
         if self.envelope.repo_id is None:
             raise PayloadError(f"{self.envelope.event} payload has no repository.id")
         return self.envelope.repo_id

@@ -1,4 +1,4 @@
-"""Infrastructure events: deployment, deployment_status, issues (incidents are issues with a configured label)."""
+"""Infrastructure events: deployment, deployment_status, issues (incidents are labelled issues)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def issues(ev: Incoming) -> Facts:
     # A transferred issue leaves this repository (it reappears under a new id in the other one).
     gone = ev.action in ("deleted", "transferred")
     row = Issue(
-        issue_id=required_int(issue, "id"), repo_id=ev.repo_id, org=ev.org, number=required_int(issue, "number"),
+        issue_id=required_int(issue, "id"), repo_id=ev.repo_id, org=ev.org,
+        number=required_int(issue, "number"),
         title=text(issue, "title"), state=text(issue, "state") or "open", author_login=login(author),
         author_is_bot=ev.is_bot(author), labels=names, is_incident=ev.config.is_incident(names),
         created_at=required_moment(issue, "created_at"), updated_at=required_moment(issue, "updated_at"),

@@ -22,9 +22,9 @@ def _org(ev: Incoming) -> str:
 
 
 def _team_row(ev: Incoming, team: dict[str, Any], *, deleted: bool = False) -> Team:
-    row = Team(team_id=required_int(team, "id"), org=_org(ev), slug=text(team, "slug"), name=text(team, "name"),
-               privacy=text(team, "privacy"), parent_team_id=integer(team, "parent", "id"), deleted=deleted,
-               version="")
+    row = Team(team_id=required_int(team, "id"), org=_org(ev), slug=text(team, "slug"),
+               name=text(team, "name"), privacy=text(team, "privacy"),
+               parent_team_id=integer(team, "parent", "id"), deleted=deleted, version="")
     return stamp(row, 1 if deleted else 0, ev.received_at)
 
 

@@ -13,13 +13,17 @@ Postgres alike (``excluded.version >= t.version``):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Protocol, TypeVar
+from functools import cache
+from operator import itemgetter
+from typing import Any, TypeVar
 
 from pillarstream.envelope import format_time
 
 _NO_TIME = "0000-00-00T00:00:00.000000Z"
+# Fact rows are NamedTuples: tuples with ``_fields`` and ``_replace``.
+R = TypeVar("R", bound=tuple[Any, ...])
 
 
 def version(rank: int, at: datetime | None, content: Iterable[object]) -> str:
@@ -29,22 +33,22 @@ def version(rank: int, at: datetime | None, content: Iterable[object]) -> str:
     return f"{rank:06d}|{format_time(at) if at is not None else _NO_TIME}|{digest}"
 
 
-class _Versioned(Protocol):
-    _fields: tuple[str, ...]
-
-    def __iter__(self) -> Iterator[object]: ...
-
-
-R = TypeVar("R", bound=_Versioned)
-
-
 def is_derived(column: str) -> bool:
-    """Columns computed from the pillar config: left out of the hash so a config change is not a 'newer' row."""
+    """Columns computed from the pillar config: out of the hash, so a config change is not a 'newer' row."""
     return column.endswith("is_bot") or column in ("is_production", "is_incident")
 
 
 def stamp(row: R, rank: int, at: datetime | None) -> R:
     """The row with its ``version`` filled from rank, time and every column that GitHub's data determines."""
-    content = [value for name, value in zip(row._fields, row, strict=True)
-               if name != "version" and not is_derived(name)]
-    return row._replace(version=version(rank, at, content))  # type: ignore[attr-defined,no-any-return]
+    content = _content_of(type(row))(row)
+    replaced: R = row._replace(version=version(rank, at, content))  # type: ignore[attr-defined]
+    return replaced
+
+
+@cache
+def _content_of(row_type: type) -> Callable[[Any], tuple[Any, ...]]:
+    """A C-speed getter of the hashed columns (all but ``version`` and the derived flags), per row type."""
+    fields: tuple[str, ...] = row_type._fields  # type: ignore[attr-defined]
+    kept = [i for i, name in enumerate(fields) if name != "version" and not is_derived(name)]
+    getter = itemgetter(*kept)
+    return getter if len(kept) > 1 else lambda row: (getter(row),)

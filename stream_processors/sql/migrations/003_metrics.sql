@@ -118,76 +118,63 @@ CROSS JOIN LATERAL (
     WHERE r.pr_id = p.pr_id AND r.submitted_at >= ready.ready_at
 ) first_review;
 
--- Daily buckets rolled up over 1-, 7- and 28-day windows ending on `day`, per repository, per
--- organisation and per organisation × language. Every kind rolls up exactly: counts and ratios by summing,
--- distinct counts and quantiles from the members and samples kept in the buckets (a 7-day p50 is the
--- median of the 7 days' samples, not an average of daily medians). Window end days run to today (UTC):
--- a quiet day still has a 7-day figure.
+-- Every window end day × window length: from the first bucket's day to today (UTC, or the last bucket's
+-- day if that is later), so a quiet day still has a 7-day figure.
+CREATE VIEW metric_calendar AS
+SELECT d::date AS day, w.window_days
+FROM (SELECT min(day) AS first_day, GREATEST(max(day), (now() AT TIME ZONE 'UTC')::date) AS last_day
+      FROM metric_buckets) AS span
+CROSS JOIN LATERAL generate_series(span.first_day, span.last_day, interval '1 day') AS d
+CROSS JOIN (VALUES (1), (7), (28)) AS w (window_days);
+
+-- Each daily bucket once for every window that contains it and every grain it rolls up into:
+-- the repository itself, its organisation, and its organisation × language.
+CREATE VIEW metric_window_inputs AS
+SELECT c.day, c.window_days, b.org, g.grain, g.repo_id, g.language, d.pillar, b.metric, d.kind, d.quantile,
+       b.value, b.numerator, b.denominator, b.samples, b.members
+FROM metric_calendar c
+-- LATERAL: each requested window end day reads its own day range through metric_buckets_day, so a
+-- dashboard asking for one day reads 28 days of buckets, not all of them. OFFSET 0 keeps the planner
+-- from flattening this into a join that scans every bucket.
+CROSS JOIN LATERAL (SELECT * FROM metric_buckets b
+                    WHERE b.day > c.day - c.window_days AND b.day <= c.day OFFSET 0) AS b
+JOIN metric_definitions d ON d.metric = b.metric
+LEFT JOIN repositories r ON r.repo_id = b.repo_id
+CROSS JOIN LATERAL (VALUES ('repository', b.repo_id, r.language),
+                           ('organisation', NULL::bigint, NULL::text),
+                           ('language', NULL::bigint, r.language)) AS g (grain, repo_id, language);
+
+-- Daily buckets rolled up over 1-, 7- and 28-day windows ending on `day`, per grain. Every kind rolls up
+-- exactly: counts and ratios by summing, distinct counts and quantiles from the members and samples the
+-- buckets keep (a 7-day p50 is the median of the 7 days' samples, not an average of daily medians).
+-- Written as UNION ALL branches over plain views (no shared CTE, no grouping sets) so that a filter on
+-- day, window_days, org, grain or metric reaches the bucket scan instead of every window being computed.
 CREATE VIEW metric_rollups AS
-WITH spread AS (
-    SELECT (b.day + k.offset_days)::date AS day, w.window_days, b.org, b.repo_id, r.language, b.metric,
-           d.kind, d.quantile, b.value, b.numerator, b.denominator, b.samples, b.members
-    FROM metric_buckets b
-    JOIN metric_definitions d USING (metric)
-    LEFT JOIN repositories r USING (repo_id)
-    CROSS JOIN (VALUES (1), (7), (28)) AS w (window_days)
-    CROSS JOIN LATERAL generate_series(0, w.window_days - 1) AS k (offset_days)
-    WHERE k.offset_days = 0 OR b.day + k.offset_days <= (now() AT TIME ZONE 'UTC')::date
-),
-summed AS (
-    SELECT day, window_days, org, repo_id, language, metric, GROUPING(repo_id, language) AS g,
-           CASE min(kind) WHEN 'count' THEN sum(value)
-                          ELSE sum(numerator) / NULLIF(sum(denominator), 0) END AS value
-    FROM spread
-    WHERE kind IN ('count', 'ratio')
-    GROUP BY GROUPING SETS ((day, window_days, org, repo_id, language, metric),
-                            (day, window_days, org, metric),
-                            (day, window_days, org, language, metric))
-),
-distinct_members AS (
-    SELECT day, window_days, org, repo_id, language, metric, GROUPING(repo_id, language) AS g,
-           count(DISTINCT m.member)::double precision AS value
-    FROM spread CROSS JOIN LATERAL unnest(members) AS m (member)
-    WHERE kind = 'distinct'
-    GROUP BY GROUPING SETS ((day, window_days, org, repo_id, language, metric),
-                            (day, window_days, org, metric),
-                            (day, window_days, org, language, metric))
-),
-quantiles AS (
-    SELECT day, window_days, org, repo_id, language, metric, GROUPING(repo_id, language) AS g,
-           percentile_cont(quantile) WITHIN GROUP (ORDER BY s.sample) AS value
-    FROM spread CROSS JOIN LATERAL unnest(samples) AS s (sample)
-    WHERE kind = 'quantile'
-    GROUP BY GROUPING SETS ((day, window_days, org, repo_id, language, metric, quantile),
-                            (day, window_days, org, metric, quantile),
-                            (day, window_days, org, language, metric, quantile))
-),
-member_counts AS (
-    SELECT day, window_days, org, repo_id, language, metric, GROUPING(repo_id, language) AS g,
-           count(*) AS entries
-    FROM spread CROSS JOIN LATERAL unnest(members) AS m (member)
-    WHERE kind = 'top_share'
-    GROUP BY GROUPING SETS ((day, window_days, org, repo_id, language, metric, m.member),
-                            (day, window_days, org, metric, m.member),
-                            (day, window_days, org, language, metric, m.member))
-),
-top_shares AS (
-    SELECT day, window_days, org, repo_id, language, metric, g,
-           max(entries)::double precision / sum(entries) AS value
-    FROM member_counts
-    GROUP BY day, window_days, org, repo_id, language, metric, g
-),
-rolled AS (
-    SELECT * FROM summed
-    UNION ALL SELECT * FROM distinct_members
-    UNION ALL SELECT * FROM quantiles
-    UNION ALL SELECT * FROM top_shares
-)
-SELECT day, window_days, org,
-       CASE g WHEN 0 THEN 'repository' WHEN 3 THEN 'organisation' ELSE 'language' END AS grain,
-       repo_id, CASE WHEN g = 3 THEN NULL ELSE language END AS language, metric, value
-FROM rolled
-WHERE value IS NOT NULL;
+SELECT day, window_days, org, grain, repo_id, language, pillar, metric,
+       CASE min(kind) WHEN 'count' THEN sum(value)
+                      ELSE sum(numerator) / NULLIF(sum(denominator), 0) END AS value
+FROM metric_window_inputs
+WHERE kind IN ('count', 'ratio')
+GROUP BY day, window_days, org, grain, repo_id, language, pillar, metric
+UNION ALL
+SELECT day, window_days, org, grain, repo_id, language, pillar, metric, count(DISTINCT m.member)::double precision
+FROM metric_window_inputs CROSS JOIN LATERAL unnest(members) AS m (member)
+WHERE kind = 'distinct'
+GROUP BY day, window_days, org, grain, repo_id, language, pillar, metric
+UNION ALL
+SELECT day, window_days, org, grain, repo_id, language, pillar, metric,
+       percentile_cont(quantile) WITHIN GROUP (ORDER BY s.sample)
+FROM metric_window_inputs CROSS JOIN LATERAL unnest(samples) AS s (sample)
+WHERE kind = 'quantile'
+GROUP BY day, window_days, org, grain, repo_id, language, pillar, metric, quantile
+UNION ALL
+SELECT day, window_days, org, grain, repo_id, language, pillar, metric,
+       max(entries)::double precision / sum(entries)
+FROM (SELECT day, window_days, org, grain, repo_id, language, pillar, metric, count(*) AS entries
+      FROM metric_window_inputs CROSS JOIN LATERAL unnest(members) AS m (member)
+      WHERE kind = 'top_share'
+      GROUP BY day, window_days, org, grain, repo_id, language, pillar, metric, m.member) AS per_member
+GROUP BY day, window_days, org, grain, repo_id, language, pillar, metric;
 
 GRANT SELECT ON metric_definitions TO pillarstream_writer;
 GRANT SELECT, INSERT, DELETE ON metric_buckets TO pillarstream_writer;
