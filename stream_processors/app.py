@@ -15,6 +15,7 @@ from typing import Any
 
 import faust
 
+from pillarstream.config import load_pillar_config
 from pillarstream.envelope import from_record
 from pillarstream.errors import PillarstreamError
 from pillarstream.settings import Settings
@@ -82,7 +83,8 @@ def create_app(settings: Settings, role: str) -> faust.App:
         async def write(batch: list[Consumed]) -> None:
             await write_until_done(lambda: archive_batch(store, batch), "archive")
     else:
-        sink = PostgresSink(settings.dsn())
+        # Loaded (and validated) at start-up, so a bad file stops the worker before it consumes anything.
+        sink = PostgresSink(settings.dsn(), load_pillar_config(settings.pillars_config))
 
         async def write(batch: list[Consumed]) -> None:
             await write_until_done(lambda: sink.write(batch), "warehouse")
