@@ -27,9 +27,12 @@ def _receiver(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from pillarstream.config import load_pillar_config
     from receiver.publisher import ensure_topic
     from stream_processors.app import run_worker
 
+    if args.role == "warehouse":
+        load_pillar_config(settings.pillars_config)  # a bad file stops start-up before Kafka is touched
     ensure_topic(settings.kafka_bootstrap, settings.raw_topic, settings.topic_partitions, settings.topic_replication)
     run_worker(settings, args.role)
     return 0

@@ -40,3 +40,12 @@ def test_every_process_of_the_design_is_a_subcommand():
 def test_packages_run_as_modules(module):
     answer = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60)
     assert answer.returncode == 0 and "usage:" in answer.stdout
+
+
+def test_bad_pillar_config_stops_the_warehouse_worker(tmp_path):
+    bad = tmp_path / "pillars.json"
+    bad.write_text('{"version": 1, "incident_labels": "incident", "bots": {"logins": [1]}}')
+    answer = run("worker", "warehouse", PILLARSTREAM_PILLARS_CONFIG=str(bad),
+                 PILLARSTREAM_DATABASE_URL="postgresql://nobody@127.0.0.1:1/x")
+    assert answer.returncode == 2, answer.stderr
+    assert "incident_labels" in answer.stderr and "logins" in answer.stderr
