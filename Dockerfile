@@ -26,7 +26,7 @@ RUN pip install --no-deps -e . \
     && python -m compileall -q /app
 
 # --- superset: the dashboards server, with the Postgres driver the official image leaves out -----
-FROM apache/superset:4.1.2 AS superset
+FROM apache/superset:6.1.0 AS superset
 USER root
 RUN pip install --no-cache-dir psycopg2-binary==2.9.10
 USER superset

@@ -1,11 +1,16 @@
 # The two commands a user needs: `make up` runs the pipeline, `make test` runs every test.
-.PHONY: up test bootstrap unit lint bench demo status clean
+.PHONY: up test test-superset bootstrap unit lint bench demo status clean
 
 up: bootstrap
-	.venv/bin/pillarstream up
+	.venv/bin/pillarstream up $(if $(SUPERSET),--superset)
 
+# Two stages: everything but Superset, then the Superset stage (its own virtualenv and Chromium).
 test: bootstrap
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -m "not superset"
+	.venv/bin/python -m pytest -m superset
+
+test-superset: bootstrap
+	.venv/bin/python -m pytest -m superset
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -19,6 +24,9 @@ lint: bootstrap
 
 bench: bootstrap
 	.venv/bin/python bench/receiver_bench.py
+	.venv/bin/python bench/warehouse_bench.py
+	.venv/bin/python bench/replay_bench.py
+	.venv/bin/python bench/backfill_bench.py
 
 demo:
 	.venv/bin/pillarstream demo

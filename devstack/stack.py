@@ -85,15 +85,16 @@ def http_ok(url: str) -> bool:
 
 
 def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9092, controller_port: int = 9093,
-           postgres_port: int = 5433) -> int:
+           postgres_port: int = 5433, superset: bool = False, superset_port: int = 8088) -> int:
     data = settings.data_dir.resolve()
-    for port in (kafka_port, controller_port, postgres_port, receiver_port):
+    for port in (kafka_port, controller_port, postgres_port, receiver_port, *([superset_port] if superset else [])):
         if port_open(port):
             print(f"pillarstream up: port {port} is in use (another `make up`?). Stop it first.", file=sys.stderr)
             return 1
     services = LocalServices(data, kafka_port=kafka_port, controller_port=controller_port, pg_port=postgres_port,
                              topic=settings.raw_topic, partitions=settings.topic_partitions)
     children: list[Child] = []
+    superset_server = None
     stopping = False
 
     def stop(signum: int, frame: Any) -> None:
@@ -115,6 +116,12 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
         webhook = f"http://127.0.0.1:{receiver_port}/webhooks/github"
         wait_until(lambda: http_ok(f"http://127.0.0.1:{receiver_port}/readyz"), timeout=60,
                    what="receiver /readyz", child=children[0])
+        if superset:
+            from dashboards.local import SupersetServer
+
+            print("starting Superset (installs it on first use) ...", flush=True)
+            superset_server = SupersetServer(data / "superset", superset_port, services.postgres.dsn(READER))
+            superset_server.start()
         stack = {
             "webhook_url": webhook,
             "webhook_secret_file": str(secret_file),
@@ -126,6 +133,8 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
             "logs": str(logs),
             "versions": {"kafka": KAFKA_VERSION, "postgres": services.postgres.version},
         }
+        if superset_server is not None:
+            stack["superset_url"] = superset_server.url
         (data / STACK_FILE).write_text(json.dumps(stack, indent=2))
         (data / STACK_FILE).chmod(0o600)
         print("\npillarstream is running (Ctrl-C stops everything)\n"
@@ -135,6 +144,9 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
               f"  Kafka           {services.kafka.bootstrap}  topic {settings.raw_topic}\n"
               f"  archive         {settings.archive}\n"
               f"  logs            {logs}\n"
+              + (f"  Superset        {superset_server.url}/superset/dashboard/pillarstream-overview/  (user admin, "
+                 f"password in {data / 'superset' / 'admin_password'})\n" if superset_server else "")
+              +
               "Try: pillarstream demo      (in another terminal)\n", flush=True)
         while not stopping:
             for i, child in enumerate(children):
@@ -146,6 +158,8 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
         print("stopping ...", flush=True)
         return 0
     finally:
+        if superset_server is not None:
+            superset_server.stop()
         for child in reversed(children):
             child.stop()
         services.stop()

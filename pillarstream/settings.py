@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     topic_replication: int = Field(1, ge=1, le=16)
     database_url: SecretStr | None = Field(None, description="libpq DSN of the warehouse (writer role).")
     database_url_file: Path | None = None
+    reader_database_url: SecretStr | None = Field(None, description="Read-only DSN Superset connects with.")
     archive_url: str = Field("", description="gs://bucket/prefix or file:///path; default file://DATA_DIR/archive")
     webhook_secrets: SecretStr | None = Field(None, description="Comma-separated active webhook secrets.")
     webhook_secret_file: Path | None = None

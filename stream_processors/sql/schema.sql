@@ -542,6 +542,16 @@ CREATE VIEW reporting.team_metrics (
     window_days integer,
     value double precision
 );
+CREATE VIEW reporting.team_repositories (
+    org text,
+    team_id bigint,
+    team text,
+    team_name text,
+    repo_id bigint,
+    repo text,
+    language text,
+    permission text
+);
 CREATE VIEW reporting.version_control_metrics (
     day date,
     org text,
@@ -609,6 +619,7 @@ GRANT SELECT ON reporting.pillar_metrics_by_language TO pillarstream_reader;
 GRANT SELECT ON reporting.pull_requests TO pillarstream_reader;
 GRANT SELECT ON reporting.repositories TO pillarstream_reader;
 GRANT SELECT ON reporting.team_metrics TO pillarstream_reader;
+GRANT SELECT ON reporting.team_repositories TO pillarstream_reader;
 GRANT SELECT ON reporting.version_control_metrics TO pillarstream_reader;
 GRANT DELETE, INSERT, SELECT, UPDATE ON backfill.cursors TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.check_runs TO pillarstream_writer;

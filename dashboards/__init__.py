@@ -1,0 +1,14 @@
+"""Superset dashboards as code: the bundle under ``dashboards/assets`` (Superset's import format), commands
+that import it into a running Superset and export UI changes back to the files, and a local Superset runner.
+
+Superset itself is never imported here: it lives in its own virtualenv (``scripts/superset.sh``) and is
+reached over its REST API or started as a child process, so the project's dependencies stay its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+ASSETS_DIR = PACKAGE_DIR / "assets"

@@ -1,0 +1,136 @@
+"""Superset stage (marker `superset`): every chart of the bundle, asked through Superset's chart-data API
+against the scenario warehouse, answers without error and with rows; headline charts show the scenario's
+known figures, for the organisation, one repository and one language."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from dashboards.bundle import Bundle
+from dashboards.client import SupersetClient
+from dashboards.query_context import with_dashboard_filters
+from tests.scenario import D3
+from tests.superset.answers import GRAIN_AT_D3, HEADLINE_AT_D3, ORG_FILTERS, SCENARIO_RANGE
+from tests.superset.conftest import dataset_columns
+
+pytestmark = [pytest.mark.integration, pytest.mark.superset]
+
+
+def saved_chart(client: SupersetClient, chart_id: int) -> dict[str, Any]:
+    result: dict[str, Any] = client.get(f"/api/v1/chart/{chart_id}")["result"]
+    return result
+
+
+def ask(
+    client: SupersetClient,
+    chart: dict[str, Any],
+    filters: dict[str, list[str]],
+    columns_cache: dict[int, set[str]],
+) -> dict[str, Any]:
+    """The chart's data as a dashboard with these filter values shows it."""
+    context = json.loads(chart["query_context"])
+    dataset_id = int(context["datasource"]["id"])
+    query = with_dashboard_filters(
+        context,
+        dataset_id,
+        time_range=SCENARIO_RANGE,
+        values=filters,
+        columns=dataset_columns(client, dataset_id, columns_cache),
+    )
+    answer: dict[str, Any] = client.chart_data(query)["result"][0]
+    return answer
+
+
+def value_on(answer: dict[str, Any], day: Any, label: str) -> float | None:
+    midnight = datetime(day.year, day.month, day.day).timestamp() * 1000
+    rows = [row for row in answer["data"] if row["day"] == midnight]
+    return rows[0].get(label) if rows else None
+
+
+def test_every_chart_answers_with_rows(
+    client: SupersetClient, bundle: Bundle, chart_ids: dict[str, int]
+) -> None:
+    columns_cache: dict[int, set[str]] = {}
+    failures, empty = {}, []
+    for path, config in sorted(bundle.of("charts").items()):
+        chart_id = chart_ids[str(config["uuid"])]
+        chart = saved_chart(client, chart_id)
+        # 1. the query context Superset keeps with the chart (reports, thumbnails, the GET data API)
+        saved = client.get(f"/api/v1/chart/{chart_id}/data/")["result"][0]
+        # 2. what a dashboard shows with its default filters, over the scenario's days
+        shown = ask(client, chart, ORG_FILTERS, columns_cache)
+        for name, answer in (("saved", saved), ("dashboard", shown)):
+            if answer.get("error"):
+                failures[f"{path} ({name})"] = answer["error"]
+        if not shown["rowcount"]:
+            empty.append(path)
+    assert failures == {}
+    assert empty == []
+    assert len(chart_ids) >= len(bundle.of("charts"))
+
+
+def test_headline_charts_show_the_scenario_figures(
+    client: SupersetClient, bundle: Bundle, chart_ids: dict[str, int]
+) -> None:
+    columns_cache: dict[int, set[str]] = {}
+    shown, covered = {}, set()
+    for config in bundle.of("charts").values():
+        metric = next(
+            (f["comparator"] for f in config["params"]["adhoc_filters"] if f["subject"] == "metric"), None
+        )
+        if config["viz_type"] != "big_number" or metric not in HEADLINE_AT_D3:
+            continue
+        covered.add(metric)
+        answer = ask(client, saved_chart(client, chart_ids[str(config["uuid"])]), ORG_FILTERS, columns_cache)
+        shown[metric] = value_on(answer, D3, config["params"]["metric"]["label"])
+    assert covered == set(HEADLINE_AT_D3), "every headline chart has a known answer"
+    wrong = {
+        m: (shown[m], want)
+        for m, want in HEADLINE_AT_D3.items()
+        if shown[m] is None or not math.isclose(shown[m], want, rel_tol=1e-9)
+    }
+    assert wrong == {}
+
+
+@pytest.mark.parametrize(
+    ("filters", "metric", "expected"),
+    GRAIN_AT_D3,
+    ids=[f"{next(iter(f.values()))[0]}-{m}" for f, m, _ in GRAIN_AT_D3],
+)
+def test_headline_charts_follow_the_repository_and_language_filters(
+    client: SupersetClient,
+    bundle: Bundle,
+    chart_ids: dict[str, int],
+    filters: dict[str, list[str]],
+    metric: str,
+    expected: float,
+) -> None:
+    config = bundle.files[f"charts/headline_{metric}.yaml"]
+    answer = ask(client, saved_chart(client, chart_ids[str(config["uuid"])]), {**ORG_FILTERS, **filters}, {})
+    assert value_on(answer, D3, config["params"]["metric"]["label"]) == pytest.approx(expected)
+
+
+def test_a_repository_outside_the_language_shows_nothing_rather_than_a_wrong_figure(
+    client: SupersetClient, bundle: Bundle, chart_ids: dict[str, int]
+) -> None:
+    config = bundle.files["charts/headline_commits.yaml"]
+    filters = {**ORG_FILTERS, "repository": ["acme/api"], "language": ["TypeScript"]}
+    answer = ask(client, saved_chart(client, chart_ids[str(config["uuid"])]), filters, {})
+    assert answer["rowcount"] == 0
+
+
+def test_team_filter_narrows_breakdowns_to_the_team_s_repositories(
+    client: SupersetClient, bundle: Bundle, chart_ids: dict[str, int]
+) -> None:
+    config = bundle.files["charts/vcm_by_repo.yaml"]
+    chart = saved_chart(client, chart_ids[str(config["uuid"])])
+    everyone = ask(client, chart, ORG_FILTERS, {})
+    backend = ask(client, chart, {**ORG_FILTERS, "team": ["backend"]}, {})
+    assert sorted(row["repo"] for row in everyone["data"]) == ["acme/api", "acme/web"]
+    assert [row["repo"] for row in backend["data"]] == ["acme/api"]  # backend has access to acme/api only
+    assert backend["data"][0]["Commits landed"] == 7  # acme/api: 2 + 3 + 2
