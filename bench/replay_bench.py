@@ -55,7 +55,7 @@ def main() -> None:
 
         dsn = services.postgres.dsn(WRITER)
         env = child_env(kafka_bootstrap=services.kafka.bootstrap, raw_topic=topic, database_url=dsn,
-                        consumer_group_prefix="replay-bench", log_level="WARNING", worker_batch_size="1000")
+                        consumer_group_prefix="replay-bench", log_level="WARNING")
         worker = spawn_worker(env, "warehouse", root / "worker.log")
         try:
             wait_until(lambda: count_rows(dsn) > 0, timeout=120, what="first rows", child=worker)

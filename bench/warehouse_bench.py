@@ -59,7 +59,7 @@ def raw_consume_rate(bootstrap: str, topic: str, total: int) -> float:
     return seen / elapsed
 
 
-def throughput(services: LocalServices, root: Path, total: int) -> None:
+def throughput(services: LocalServices, root: Path, total: int, batch_size: int | None) -> None:
     topic = f"bench.{uuid.uuid4().hex[:6]}"
     ensure_topic(services.kafka.bootstrap, topic, 6, 1)
     publisher = KafkaPublisher(services.kafka.bootstrap, topic, timeout_s=60)
@@ -76,7 +76,7 @@ def throughput(services: LocalServices, root: Path, total: int) -> None:
     dsn = services.postgres.dsn(WRITER)
     env = child_env(kafka_bootstrap=services.kafka.bootstrap, raw_topic=topic, database_url=dsn,
                     consumer_group_prefix=f"bench-{uuid.uuid4().hex[:6]}", log_level="WARNING",
-                    worker_batch_size="1000")
+                    **({"worker_batch_size": str(batch_size)} if batch_size else {}))
     base = count_rows(dsn)
     worker = spawn_worker(env, "warehouse", root / "warehouse.log")
     try:
@@ -157,13 +157,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--batch-size", type=int, help="PILLARSTREAM_WORKER_BATCH_SIZE (default: the setting's)")
     args = parser.parse_args()
     root = REPO / ".local" / f"bench-{uuid.uuid4().hex[:8]}"
     services = LocalServices(root, kafka_port=free_port(), controller_port=free_port(), pg_port=free_port(),
                              topic="unused", partitions=1)
     try:
         services.start()
-        throughput(services, root, args.events)
+        throughput(services, root, args.events, args.batch_size)
         fresh(services, root, args.rate, args.seconds)
     finally:
         services.stop()
