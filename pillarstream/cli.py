@@ -50,7 +50,8 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     from devstack.stack import run_up
 
     return run_up(settings, receiver_port=args.port, kafka_port=args.kafka_port,
-                  controller_port=args.controller_port, postgres_port=args.postgres_port)
+                  controller_port=args.controller_port, postgres_port=args.postgres_port,
+                  superset=args.superset, superset_port=args.superset_port)
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
@@ -127,15 +128,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="compare archive and warehouse delivery ids instead")
     p.set_defaults(handler=_replay)
 
+    from backfill.cli import add_parser as add_backfill_parser
+    from dashboards.cli import add_parser as add_dashboards_parser
     from receiver.webhook_commands import add_parser as add_webhook_parser
 
+    add_backfill_parser(sub)
     add_webhook_parser(sub)
+    add_dashboards_parser(sub)
 
     p = sub.add_parser("up", help="install and run the whole pipeline locally, in the foreground")
     p.add_argument("--port", type=int, default=8080, help="receiver port")
     p.add_argument("--kafka-port", type=int, default=9092)
     p.add_argument("--controller-port", type=int, default=9093, help="Kafka KRaft controller port")
     p.add_argument("--postgres-port", type=int, default=5433)
+    p.add_argument("--superset", action="store_true", help="also run Superset with the dashboards (installs it)")
+    p.add_argument("--superset-port", type=int, default=8088)
     p.set_defaults(handler=_up)
 
     p = sub.add_parser("status", help="endpoints of the running local stack and whether each is ready")

@@ -1,4 +1,7 @@
-"""pytest fixture for the fake GitHub. Import it into a conftest: ``from tests.fake_github.fixtures import fake_github``."""
+"""pytest fixture for the fake GitHub.
+
+Import it into a conftest: ``from tests.fake_github.fixtures import fake_github``.
+"""
 
 from __future__ import annotations
 

@@ -53,33 +53,57 @@ def rest_commit(commit: sc.Commit, repo: sc.Repo, parents: list[str]) -> Json:
     url = f"{API}/repos/{repo.full_name}/commits/{commit.sha}"
     return {
         "url": url, "sha": commit.sha, "node_id": f"C_{commit.sha[:12]}",
-        "html_url": f"https://github.com/{repo.full_name}/commit/{commit.sha}", "comments_url": f"{url}/comments",
+        "html_url": f"https://github.com/{repo.full_name}/commit/{commit.sha}",
+        "comments_url": f"{url}/comments",
         "commit": {"url": f"{API}/repos/{repo.full_name}/git/commits/{commit.sha}", "author": _person(commit),
                    "committer": _person(commit), "message": commit.message,
                    "tree": {"url": f"{API}/repos/{repo.full_name}/git/trees/{sc.sha('tree-' + commit.name)}",
                             "sha": sc.sha(f"tree-{commit.name}")},
-                   "comment_count": 0, "verification": {"verified": False, "reason": "unsigned", "signature": None,
-                                                        "payload": None}},
+                   "comment_count": 0,
+                   "verification": {"verified": False, "reason": "unsigned", "signature": None,
+                                    "payload": None}},
         "author": sc._user(commit.author), "committer": sc._user(commit.author),
         "parents": [{"url": f"{API}/repos/{repo.full_name}/commits/{p}", "sha": p,
                      "html_url": f"https://github.com/{repo.full_name}/commit/{p}"} for p in parents],
     }
 
 
-def _commits_and_activity(history: sc.History, repos: dict[int, RepoState], ids: itertools.count[int]) -> None:
+def _commits_and_activity(history: sc.History, repos: dict[int, RepoState],
+                          ids: itertools.count[int]) -> None:
+    """Parents as git would have them: a commit's parent is what its branch pointed at when it was first
+    pushed (a new branch starts at the default branch's head), and a commit first pushed right after an
+    existing one that it brings onto the branch is a merge of the two."""
     landed: dict[int, list[Json]] = defaultdict(list)
-    seen: set[tuple[int, str]] = set()
+    parents: dict[tuple[int, str], list[str]] = {}
+    on_default: set[tuple[int, str]] = set()
+    heads: dict[int, str] = {}  # the default branch's head so far
     activity: dict[int, list[tuple[datetime, Json]]] = defaultdict(list)
     for push in sorted(history.pushes, key=lambda p: p.at):
-        parent = push.before
+        rid = push.repo.id
+        before = push.before if push.before != ZERO else heads.get(rid, ZERO)
+        previous: str | None = None
+        introduced: set[str] = set()
         for commit in push.commits:
-            if push.branch == push.repo.default_branch and (push.repo.id, commit.sha) not in seen:
-                seen.add((push.repo.id, commit.sha))
-                landed[push.repo.id].append(rest_commit(commit, push.repo, [parent] if parent != ZERO else []))
-            parent = commit.sha
+            if (rid, commit.sha) not in parents:
+                if previous is None:
+                    first = [before]
+                elif previous not in introduced and previous != before:
+                    first = [before, previous]  # merges a commit that came from another branch
+                else:
+                    first = [previous]
+                parents[(rid, commit.sha)] = [p for p in first if p != ZERO]
+                introduced.add(commit.sha)
+            previous = commit.sha
+        if push.branch == push.repo.default_branch:
+            for commit in push.commits:
+                if (rid, commit.sha) not in on_default:
+                    on_default.add((rid, commit.sha))
+                    landed[rid].append(rest_commit(commit, push.repo, parents[(rid, commit.sha)]))
+            heads[rid] = push.commits[-1].sha
         kind = "branch_creation" if push.before == ZERO else "push"
         activity[push.repo.id].append((push.at, {
-            "id": next(ids), "node_id": f"RA_{push.repo.id}_{len(activity[push.repo.id])}", "before": push.before,
+            "id": next(ids), "node_id": f"RA_{push.repo.id}_{len(activity[push.repo.id])}",
+            "before": push.before,
             "after": push.commits[-1].sha, "ref": f"refs/heads/{push.branch}", "timestamp": sc._iso(push.at),
             "activity_type": kind, "actor": sc._user(push.pusher)}))
     for repo, ref, _created, deleted in history.branches:
@@ -112,7 +136,8 @@ def _issue_ref(number: int, title: str, repo: sc.Repo, issue_id: int, pull: bool
 def _event(ids: itertools.count[int], repo: sc.Repo, event: str, actor: sc.User, at: datetime, issue: Json,
            **extra: object) -> tuple[datetime, Json]:
     event_id = next(ids)
-    return at, {"id": event_id, "node_id": f"IE_{event_id}", "url": f"{API}/repos/{repo.full_name}/issues/events/{event_id}",
+    return at, {"id": event_id, "node_id": f"IE_{event_id}",
+                "url": f"{API}/repos/{repo.full_name}/issues/events/{event_id}",
                 "actor": sc._user(actor), "event": event, "commit_id": None, "commit_url": None,
                 "created_at": sc._iso(at), "issue": issue, "performed_via_github_app": None, **extra}
 
@@ -131,11 +156,14 @@ def _pull_requests(history: sc.History, repos: dict[int, RepoState], ids: iterto
                 events[pr.repo.id].append(_event(ids, pr.repo, "merged", step.actor, step.at, ref,
                                                  commit_id=detail["merge_commit_sha"]))
             if step.action in _TRANSITIONS:
-                events[pr.repo.id].append(_event(ids, pr.repo, _TRANSITIONS[step.action], step.actor, step.at, ref))
+                events[pr.repo.id].append(_event(ids, pr.repo, _TRANSITIONS[step.action], step.actor,
+                                                 step.at, ref))
         state.issues.append({
             **ref, "user": sc._user(pr.author), "labels": [], "state": detail["state"], "locked": False,
-            "assignee": None, "assignees": [], "milestone": None, "comments": 0, "created_at": detail["created_at"],
-            "updated_at": detail["updated_at"], "closed_at": detail["closed_at"], "author_association": "MEMBER",
+            "assignee": None, "assignees": [], "milestone": None, "comments": 0,
+            "created_at": detail["created_at"],
+            "updated_at": detail["updated_at"], "closed_at": detail["closed_at"],
+            "author_association": "MEMBER",
             "body": None, "pull_request": {**ref["pull_request"], "merged_at": detail["merged_at"]}})
     for review in sorted(history.reviews, key=lambda r: (r.at, r.id)):
         pr = review.pr
@@ -150,14 +178,16 @@ def _pull_requests(history: sc.History, repos: dict[int, RepoState], ids: iterto
             "submitted_at": sc._iso(review.at), "commit_id": pr.head.sha})
     for issue in history.issues:
         ref = _issue_ref(issue.number, issue.title, issue.repo, issue.id, pull=False)
-        for step in issue.steps:
-            if step.action == "labeled" and step.label:
-                events[issue.repo.id].append(_event(ids, issue.repo, "labeled", issue.author, step.at, ref,
-                                                    label={"name": step.label, "color": "d73a4a"}))
-            elif step.action in ("closed", "reopened"):
-                events[issue.repo.id].append(_event(ids, issue.repo, step.action, issue.author, step.at, ref))
+        for change in issue.steps:
+            if change.action == "labeled" and change.label:
+                events[issue.repo.id].append(_event(ids, issue.repo, "labeled", issue.author, change.at, ref,
+                                                    label={"name": change.label, "color": "d73a4a"}))
+            elif change.action in ("closed", "reopened"):
+                events[issue.repo.id].append(_event(ids, issue.repo, change.action, issue.author, change.at,
+                                                    ref))
     for repo_id, state in repos.items():
-        state.issue_events = [e for _, e in sorted(events[repo_id], key=lambda e: (e[0], e[1]["id"]), reverse=True)]
+        state.issue_events = [e for _, e in sorted(events[repo_id], key=lambda e: (e[0], e[1]["id"]),
+                                                   reverse=True)]
 
 
 def _checks(history: sc.History, repos: dict[int, RepoState]) -> None:
@@ -167,7 +197,8 @@ def _checks(history: sc.History, repos: dict[int, RepoState]) -> None:
         full = run.repo.full_name
         repos[run.repo.id].check_runs.setdefault(run.head.sha, []).append({
             "id": run.id, "node_id": f"CR_{run.id}", "head_sha": run.head.sha, "external_id": "",
-            "url": f"{API}/repos/{full}/check-runs/{run.id}", "html_url": f"https://github.com/{full}/runs/{run.id}",
+            "url": f"{API}/repos/{full}/check-runs/{run.id}",
+            "html_url": f"https://github.com/{full}/runs/{run.id}",
             "details_url": f"https://github.com/{full}/runs/{run.id}", "status": "completed",
             "conclusion": run.conclusion, "started_at": sc._iso(run.started_at),
             "completed_at": sc._iso(run.completed_at),
@@ -180,9 +211,11 @@ def _checks(history: sc.History, repos: dict[int, RepoState]) -> None:
         repos[members[0].repo.id].check_suites.setdefault(head, []).append({
             "id": suite_id, "node_id": f"CS_{suite_id}", "head_branch": "main", "head_sha": head,
             "status": "completed", "conclusion": "failure" if failed else "success",
-            "url": f"{API}/repos/{members[0].repo.full_name}/check-suites/{suite_id}", "before": None, "after": head,
+            "url": f"{API}/repos/{members[0].repo.full_name}/check-suites/{suite_id}", "before": None,
+            "after": head,
             "pull_requests": [], "app": dict(_APP), "created_at": sc._iso(min(r.started_at for r in members)),
-            "updated_at": sc._iso(max(r.completed_at for r in members)), "latest_check_runs_count": len(members)})
+            "updated_at": sc._iso(max(r.completed_at for r in members)),
+            "latest_check_runs_count": len(members)})
 
 
 def _workflow_runs(history: sc.History, repos: dict[int, RepoState]) -> None:
@@ -192,12 +225,14 @@ def _workflow_runs(history: sc.History, repos: dict[int, RepoState]) -> None:
         repos[run.repo.id].workflow_runs.append({
             "id": run.id, "name": run.name, "node_id": f"WR_{run.id}", "head_branch": "main",
             "head_sha": run.head.sha, "path": ".github/workflows/ci.yml", "display_title": run.name,
-            "run_number": run.id % 1000, "event": "push", "status": "completed", "conclusion": last.conclusion,
+            "run_number": run.id % 1000, "event": "push", "status": "completed",
+            "conclusion": last.conclusion,
             "workflow_id": 77, "check_suite_id": 200_000 + run.id,
             "url": f"{API}/repos/{full}/actions/runs/{run.id}",
             "html_url": f"https://github.com/{full}/actions/runs/{run.id}", "pull_requests": [],
             "created_at": sc._iso(run.attempts[0].started_at), "updated_at": sc._iso(last.completed_at),
-            "actor": sc._user(run.actor), "triggering_actor": sc._user(run.actor), "run_attempt": len(run.attempts),
+            "actor": sc._user(run.actor), "triggering_actor": sc._user(run.actor),
+            "run_attempt": len(run.attempts),
             "run_started_at": sc._iso(last.started_at)})
     for state in repos.values():
         state.workflow_runs.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
@@ -233,17 +268,21 @@ def _issues(history: sc.History, repos: dict[int, RepoState], ids: itertools.cou
         repos[issue.repo.id].issues.append({
             **_issue_ref(issue.number, issue.title, issue.repo, issue.id, pull=False),
             "user": sc._user(issue.author),
-            "labels": [{"id": int(sc.sha(n)[:8], 16), "name": n, "color": "d73a4a", "default": False} for n in labels],
-            "state": state, "locked": False, "assignee": None, "assignees": [], "milestone": None, "comments": 0,
+            "labels": [{"id": int(sc.sha(n)[:8], 16), "name": n, "color": "d73a4a",
+                        "default": False} for n in labels],
+            "state": state, "locked": False, "assignee": None, "assignees": [], "milestone": None,
+            "comments": 0,
             "created_at": sc._iso(issue.steps[0].at), "updated_at": sc._iso(issue.steps[-1].at),
-            "closed_at": sc._iso(closed_at) if closed_at else None, "author_association": "MEMBER", "body": None})
+            "closed_at": sc._iso(closed_at) if closed_at else None, "author_association": "MEMBER",
+            "body": None})
 
 
 def _organisation(history: sc.History, org: OwnerState) -> None:
     """Membership as it stands after every organisation event of the history."""
     for ev in sorted(history.org_events, key=lambda e: e.at):
         slug = ev.team[1] if ev.team else None
-        if ev.team and slug and ev.action in ("created", "added", "added_to_repository") and slug not in org.teams:
+        if ev.team and slug and ev.action in ("created", "added",
+                                              "added_to_repository") and slug not in org.teams:
             team_id = ev.team[0]
             org.teams[slug] = {"id": team_id, "node_id": f"T_{team_id}", "url": f"{API}/teams/{team_id}",
                                "html_url": f"https://github.com/orgs/{org.login}/teams/{slug}", "name": slug,

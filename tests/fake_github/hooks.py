@@ -2,7 +2,8 @@
 
 Shapes follow tests/fixtures/rest/list-org-webhooks.json, list-org-webhook-deliveries.json and
 get-org-webhook-delivery.json. A delivery really is POSTed to the hook's ``config.url``, signed with the
-hook's secret (``X-Hub-Signature-256``, https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries),
+hook's secret (``X-Hub-Signature-256``,
+               https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries),
 and recorded with the status code the receiver answered, the way GitHub's delivery log shows it.
 A redelivery (``POST …/deliveries/{id}/attempts``) sends the stored body again with the same
 ``X-GitHub-Delivery`` guid and records a new attempt with ``redelivery: true``.
@@ -54,8 +55,10 @@ class Delivery:
     response_body: str
 
     def summary(self) -> dict[str, Any]:
-        return {"id": self.id, "guid": self.guid, "delivered_at": self.delivered_at, "redelivery": self.redelivery,
-                "duration": self.duration, "status": _status_text(self.status_code), "status_code": self.status_code,
+        return {"id": self.id, "guid": self.guid, "delivered_at": self.delivered_at,
+                "redelivery": self.redelivery,
+                "duration": self.duration, "status": _status_text(self.status_code),
+                "status_code": self.status_code,
                 "event": self.event, "action": self.action, "installation_id": None,
                 "repository_id": self.repository_id, "throttled_at": None}
 
@@ -87,12 +90,14 @@ class Hook:
     def as_json(self) -> dict[str, Any]:
         config = {k: (MASKED if k == "secret" and v else v) for k, v in self.config.items()}
         last = self.deliveries[-1] if self.deliveries else None
-        data = {"type": self.kind, "id": self.id, "name": self.name, "active": self.active, "events": self.events,
+        data = {"type": self.kind, "id": self.id, "name": self.name, "active": self.active,
+                "events": self.events,
                 "config": config, "updated_at": self.updated_at, "created_at": self.created_at,
                 "url": f"{API}{self.path}", "ping_url": f"{API}{self.path}/pings",
                 "deliveries_url": f"{API}{self.path}/deliveries",
                 "last_response": {"code": last.status_code if last else None,
-                                  "status": _status_text(last.status_code) if last else "unused", "message": None}}
+                                  "status": _status_text(last.status_code) if last else "unused",
+                                  "message": None}}
         if self.kind == "Repository":
             data["test_url"] = f"{API}{self.path}/test"
         return data
@@ -110,19 +115,22 @@ class HookRegistry:
         self._hook_ids = itertools.count(400_000_001)
         self._delivery_ids = itertools.count(90_000_000_001)
 
-    def create(self, owner: str, kind: str, config: dict[str, str], events: list[str], active: bool = True) -> Hook:
+    def create(self, owner: str, kind: str, config: dict[str, str], events: list[str],
+               active: bool = True) -> Hook:
         with self.fake.lock:
-            hook = Hook(next(self._hook_ids), owner, kind, dict(config), sorted(set(events)) or ["push"], active)
+            hook = Hook(next(self._hook_ids), owner, kind, dict(config), sorted(set(events)) or ["push"],
+                        active)
             self.hooks[hook.id] = hook
             return hook
 
     def of(self, owner: str, kind: str) -> list[Hook]:
         with self.fake.lock:
-            return [h for h in self.hooks.values() if h.owner.casefold() == owner.casefold() and h.kind == kind]
+            return [h for h in self.hooks.values() if h.owner.casefold() == owner.casefold()
+                    and h.kind == kind]
 
     def deliver(self, owner: str, event: str, body: dict[str, Any] | bytes, *, action: str | None = None,
                 guid: str | None = None, hook_id: int | None = None) -> list[Delivery]:
-        """POST a delivery to every hook of ``owner`` (org login or OWNER/NAME) that subscribes to ``event``."""
+        """POST a delivery to every hook of ``owner`` (org login or OWNER/NAME) subscribed to ``event``."""
         kind = "Repository" if "/" in owner else "Organization"
         raw = body if isinstance(body, bytes) else json.dumps(body, indent=2).encode()
         parsed = json.loads(raw) if raw.strip() else {}
@@ -150,11 +158,13 @@ class HookRegistry:
         }
         secret = hook.config.get("secret")
         if secret:
-            headers["X-Hub-Signature"] = "sha1=" + hmac.new(secret.encode(), sent, hashlib.sha1).hexdigest()
-            headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(secret.encode(), sent, hashlib.sha256).hexdigest()
+            key = secret.encode()
+            headers["X-Hub-Signature"] = "sha1=" + hmac.new(key, sent, hashlib.sha1).hexdigest()
+            headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(key, sent, hashlib.sha256).hexdigest()
         started = time.monotonic()
         status, answer = _post(hook.config.get("url", ""), sent, headers)
-        delivery = Delivery(next(self._delivery_ids), guid, hook.id, event, action, _now(), redelivery, status,
+        delivery = Delivery(next(self._delivery_ids), guid, hook.id, event, action, _now(), redelivery,
+                            status,
                             round(time.monotonic() - started, 3), repo_id, headers, raw, answer)
         with self.fake.lock:
             hook.deliveries.append(delivery)
@@ -171,9 +181,9 @@ class HookRegistry:
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
     if not url.startswith(("http://", "https://")):
         return 0, ""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - checked
     try:
-        with urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT_S) as response:  # noqa: S310 - test URL
+        with urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT_S) as response:  # noqa: S310
             return int(response.status), response.read(4096).decode(errors="replace")
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read(4096).decode(errors="replace")
@@ -218,10 +228,11 @@ def create_hook(fake: FakeGitHub, req: Request) -> Answer:
     data = req.json()
     config = data.get("config") or {}
     if data.get("name", "web") != "web" or not config.get("url"):
-        return Answer(422, {"message": "Validation Failed", "errors": [{"resource": "Hook", "code": "custom",
-                                                                        "message": "config.url is required"}]})
+        problem = {"resource": "Hook", "code": "custom", "message": "config.url is required"}
+        return Answer(422, {"message": "Validation Failed", "errors": [problem]})
     owner, kind = _owner(req)
-    hook = fake.hooks.create(owner, kind, {k: str(v) for k, v in config.items()}, list(data.get("events") or ["push"]),
+    hook = fake.hooks.create(owner, kind, {k: str(v) for k, v in config.items()},
+                             list(data.get("events") or ["push"]),
                              bool(data.get("active", True)))
     return Answer(201, hook.as_json())
 
@@ -296,7 +307,8 @@ def list_deliveries(fake: FakeGitHub, req: Request) -> Answer:
 
 def get_delivery(fake: FakeGitHub, req: Request) -> Answer:
     hook = _hook(fake, req)
-    found = next((d for d in hook.deliveries if d.id == int(req.params["delivery_id"])), None) if hook else None
+    found = next((d for d in hook.deliveries if d.id == int(req.params["delivery_id"])),
+                 None) if hook else None
     if hook is None or found is None:
         return NOT_FOUND
     detail = {**found.summary(), "url": hook.config.get("url"),
@@ -307,7 +319,8 @@ def get_delivery(fake: FakeGitHub, req: Request) -> Answer:
 
 def redeliver(fake: FakeGitHub, req: Request) -> Answer:
     hook = _hook(fake, req)
-    found = next((d for d in hook.deliveries if d.id == int(req.params["delivery_id"])), None) if hook else None
+    found = next((d for d in hook.deliveries if d.id == int(req.params["delivery_id"])),
+                 None) if hook else None
     if hook is None or found is None:
         return NOT_FOUND
     fake.hooks.redeliver(hook, found)

@@ -8,15 +8,14 @@ workflow-run listings, ``check-runs?filter=latest`` returning one run per name).
 
 from __future__ import annotations
 
-import base64
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.fake_github.server import Answer, FakeGitHub, Request, cursor_page, paginate
 from tests.fake_github.state import API, Json, RepoState, user
 
-_DETAIL_ONLY = ("merged", "mergeable", "rebaseable", "mergeable_state", "merged_by", "comments", "review_comments",
+_DETAIL_ONLY = ("merged", "mergeable", "rebaseable", "mergeable_state", "merged_by", "comments",
+                "review_comments",
                 "maintainer_can_modify", "commits", "additions", "deletions", "changed_files")
 NOT_FOUND = Answer(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
 WORKFLOW_RUN_CAP = 1000
@@ -95,7 +94,8 @@ def list_commits(fake: FakeGitHub, req: Request) -> Answer:
     since, until = _time(req.query.get("since")), _time(req.query.get("until"))
     picked = [c for c in commits
               if (since is None or _time(c["commit"]["committer"]["date"]) >= since)  # type: ignore[operator]
-              and (until is None or _time(c["commit"]["committer"]["date"]) <= until)]  # type: ignore[operator]
+              and (until is None
+                   or _time(c["commit"]["committer"]["date"]) <= until)]  # type: ignore[operator]
     return paginate(fake, req, picked)
 
 
@@ -106,7 +106,8 @@ def compare(fake: FakeGitHub, req: Request) -> Answer:
         return NOT_FOUND
     base, _, head = req.params["spec"].partition("...")
     by_sha = {c["sha"]: c for c in repo.commits}
-    head = by_sha[repo.commits[0]["sha"]]["sha"] if head == repo.repo.get("default_branch") and repo.commits else head
+    if head == repo.repo.get("default_branch") and repo.commits:
+        head = repo.commits[0]["sha"]
     if base not in by_sha or head not in by_sha:
         return NOT_FOUND
 
@@ -123,7 +124,8 @@ def compare(fake: FakeGitHub, req: Request) -> Answer:
     ahead = ancestors(head) - ancestors(base)
     behind = ancestors(base) - ancestors(head)
     ordered = [c for c in reversed(repo.commits) if c["sha"] in ahead]
-    status = "identical" if not ahead and not behind else "ahead" if not behind else "behind" if not ahead else "diverged"
+    status = ("identical" if not ahead and not behind else "ahead" if not behind
+              else "behind" if not ahead else "diverged")
     return Answer(200, {"status": status, "ahead_by": len(ahead), "behind_by": len(behind),
                         "total_commits": len(ahead), "base_commit": by_sha[base], "commits": ordered[:250],
                         "files": []})
@@ -155,8 +157,9 @@ def list_pulls(fake: FakeGitHub, req: Request) -> Answer:
         return NOT_FOUND
     state = req.query.get("state", "open")
     pulls = [p for p in repo.pulls.values() if state == "all" or p["state"] == state]
-    sort = {"created": "created_at", "updated": "updated_at"}.get(req.query.get("sort", "created"), "created_at")
-    direction = req.query.get("direction", "desc" if req.query.get("sort", "created") == "created" else "asc")
+    asked = req.query.get("sort", "created")
+    sort = "updated_at" if asked == "updated" else "created_at"
+    direction = req.query.get("direction", "desc" if asked == "created" else "asc")
     simple = [{k: v for k, v in p.items() if k not in _DETAIL_ONLY} for p in _sorted(pulls, sort, direction)]
     return paginate(fake, req, simple)
 
@@ -227,7 +230,8 @@ def _range(text: str) -> tuple[datetime, datetime]:
     if ".." in text:
         first, _, last = text.partition("..")
         return bound(first, False), bound(last, True)
-    for prefix, lower, inclusive in ((">=", True, True), ("<=", False, True), (">", True, False), ("<", False, False)):
+    comparisons = ((">=", True, True), ("<=", False, True), (">", True, False), ("<", False, False))
+    for prefix, lower, inclusive in comparisons:
         if text.startswith(prefix):
             value = bound(text[len(prefix):], not lower if inclusive else lower)
             step = timedelta(seconds=0 if inclusive else 1) if "T" in text else timedelta(0)
@@ -251,7 +255,9 @@ def list_workflow_runs(fake: FakeGitHub, req: Request) -> Answer:
             filtered = True
     # "This endpoint will return up to 1,000 results for each search when using the following parameters:
     # actor, branch, check_suite_id, created, event, head_sha, status." total_count is still the full count.
-    return paginate(fake, req, runs, wrap="workflow_runs", cap=WORKFLOW_RUN_CAP if filtered else None)
+    capped = filtered or getattr(fake, "cap_unfiltered_runs", False)
+    return paginate(fake, req, runs, wrap="workflow_runs",
+                    cap=getattr(fake, "workflow_run_cap", WORKFLOW_RUN_CAP) if capped else None)
 
 
 # --- deployments and issues ---------------------------------------------------------------------------
@@ -261,7 +267,8 @@ def list_deployments(fake: FakeGitHub, req: Request) -> Answer:
     if repo is None:
         return NOT_FOUND
     items = [d for d in repo.deployments
-             if all(not req.query.get(k) or d.get(k) == req.query[k] for k in ("sha", "ref", "task", "environment"))]
+             if all(not req.query.get(k) or d.get(k) == req.query[k]
+                    for k in ("sha", "ref", "task", "environment"))]
     return paginate(fake, req, items)
 
 
@@ -282,7 +289,7 @@ def list_issues(fake: FakeGitHub, req: Request) -> Answer:
     since = _time(req.query.get("since"))
     if since is not None:
         items = [i for i in items if _time(i["updated_at"]) >= since]  # type: ignore[operator]
-    sort = {"created": "created_at", "updated": "updated_at"}.get(req.query.get("sort", "created"), "created_at")
+    sort = "updated_at" if req.query.get("sort") == "updated" else "created_at"
     return paginate(fake, req, _sorted(items, sort, req.query.get("direction", "desc")))
 
 
@@ -325,14 +332,6 @@ def list_team_repos(fake: FakeGitHub, req: Request) -> Answer:
         items.append({**fake.state.repos[full_name].repo, "role_name": _ROLE_NAMES[permission],
                       "permissions": {p: i <= rank for i, p in enumerate(_PERMISSIONS)}})
     return paginate(fake, req, items)
-
-
-def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"cursor:{position}".encode()).decode()
-
-
-def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 _OWNER = r"(?P<owner>[^/]+)/(?P<repo>[^/]+)"

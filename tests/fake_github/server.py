@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 import threading
 import time
 from collections import Counter
@@ -32,8 +33,10 @@ from tests.fake_github.state import API, RestState
 MAX_BODY = 2 * 2**20
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 30
-PRIMARY_MESSAGE = "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID."
-SECONDARY_MESSAGE = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+PRIMARY_MESSAGE = ("API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, "
+                   "please include the request ID.")
+SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+                     "again.")
 
 
 @dataclass
@@ -278,7 +281,8 @@ class FakeGitHub:
         with self.lock:
             budget = self._budget(token)
             return {"X-RateLimit-Limit": str(budget.limit), "X-RateLimit-Remaining": str(budget.remaining),
-                    "X-RateLimit-Reset": str(budget.reset), "X-RateLimit-Used": str(budget.limit - budget.remaining),
+                    "X-RateLimit-Reset": str(budget.reset),
+                    "X-RateLimit-Used": str(budget.limit - budget.remaining),
                     "X-RateLimit-Resource": "core"}
 
     def _primary_limit(self, token: str | None) -> Answer:
@@ -321,7 +325,8 @@ class FakeGitHub:
             if status in (403, 429) and "Retry-After" not in headers and self._spent(req.token):
                 headers["X-RateLimit-Remaining"] = "0"
             query = urlencode(sorted(req.query.items()))
-            self.served.append(Served(req.method, req.path, query, status, req.token, counted, time.monotonic()))
+            self.served.append(Served(req.method, req.path, query, status, req.token, counted,
+                                      time.monotonic()))
         return status, headers, body
 
 
@@ -329,6 +334,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server_fake: FakeGitHub
     protocol_version = "HTTP/1.1"
     timeout = 30
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out as separate writes; without TCP_NODELAY, Nagle's algorithm holds the body
+        # until the client's delayed ACK (~40 ms per request on loopback).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
         pass  # tests read the request log instead
@@ -342,7 +353,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         auth = self.headers.get("Authorization") or ""
         token = auth.split(" ", 1)[1].strip() if " " in auth else None
-        req = Request(self.command, parts.path.rstrip("/") or "/", dict(parse_qsl(parts.query, keep_blank_values=True)),
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        req = Request(self.command, parts.path.rstrip("/") or "/", query,
                       {k.lower(): v for k, v in self.headers.items()}, body, token=token)
         fake = self.server_fake
         try:
@@ -350,13 +362,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except Exception as exc:  # noqa: BLE001 - a bug in a fake route must show up as a 500, not a hang
             answer = Answer(500, {"message": f"fake github: {type(exc).__name__}: {exc}"})
         status, headers, payload = fake.finish(req, answer)
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if payload and self.command != "HEAD":
-            self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if payload and self.command != "HEAD":
+                self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away (a test killed it): nothing to answer
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
@@ -379,7 +394,8 @@ def paginate(fake: FakeGitHub, req: Request, items: Sequence[Any], *, wrap: str 
         links.append(f'<{fake.link(req.path, req.query, page=1, per_page=per_page)}>; rel="first"')
         links.append(f'<{fake.link(req.path, req.query, page=page - 1, per_page=per_page)}>; rel="prev"')
     headers = {"Link": ", ".join(links)} if links else {}
-    body: Any = chunk if wrap is None else {"total_count": len(items) if total is None else total, wrap: chunk}
+    body: Any = chunk if wrap is None else {"total_count": len(items) if total is None else total,
+                                            wrap: chunk}
     return Answer(200, body, headers)
 
 
@@ -397,5 +413,6 @@ def cursor_page(fake: FakeGitHub, req: Request, items: Sequence[Any], *, param: 
     headers = {}
     if start + per_page < len(items):
         next_query = {k: v for k, v in req.query.items() if k != param}
-        headers["Link"] = f'<{fake.link(req.path, next_query, **{param: f"v1_{start + per_page}"})}>; rel="next"'
+        following = fake.link(req.path, next_query, **{param: f"v1_{start + per_page}"})
+        headers["Link"] = f'<{following}>; rel="next"'
     return Answer(200, chunk, headers)

@@ -52,7 +52,8 @@ class OwnerState:
     members: dict[str, tuple[Json, str]] = field(default_factory=dict)  # login → (user, role admin|member)
     teams: dict[str, Json] = field(default_factory=dict)  # slug → team
     team_members: dict[str, list[Json]] = field(default_factory=dict)
-    team_repos: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # slug → (full name, permission)
+    team_repos: dict[str, list[tuple[str,
+                                     str]]] = field(default_factory=dict)  # slug → (full name, permission)
 
     def account(self) -> Json:
         data = user(self.login, self.id, self.type)

@@ -1,0 +1,178 @@
+"""The PyGithub adapter: one GET of one page, with its raw body and headers, within the rate-limit budget.
+
+PyGithub's typed objects and ``PaginatedList`` hide what a resumable backfill needs: page boundaries, the raw
+bytes (archived before anything is published), ``ETag``/``304`` and the rate-limit headers of each answer.
+So pages are fetched through ``Github.requester`` -- PyGithub's documented way to call any endpoint -- and
+PyGithub still provides the base URL (GitHub Enterprise Server), authentication, connection pooling and
+its urllib3 retry, configured here so it never sleeps unbounded: it retries only connection errors and
+transient 5xx a few times with capped backoff; rate limits come back to :func:`ratelimit.classify`.
+Library errors become :class:`GitHubAPIError` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+import urllib3
+from github import Auth, Github, GithubException
+from urllib3.util.retry import Retry
+
+from backfill.ratelimit import Quota, TokenBudget, TokenPool, classify
+from pillarstream.errors import GitHubAPIError
+
+log = logging.getLogger(__name__)
+_LINK = re.compile(r'<([^>]+)>;\s*rel="([a-z]+)"')
+KEPT_HEADERS = ("etag", "link", "last-modified", "x-ratelimit-limit", "x-ratelimit-remaining",
+                "x-ratelimit-reset",
+                "x-ratelimit-used", "x-ratelimit-resource", "x-github-request-id", "date")
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Page:
+    """One answer: the raw body as GitHub sent it, and what the backfill needs from the headers."""
+
+    url: str  # the request, query included
+    status: int
+    body: str
+    headers: dict[str, str]
+    fetched_at: datetime
+    archived_as: str | None = None
+
+    @property
+    def data(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    def link(self, rel: str = "next") -> str | None:
+        for url, name in _LINK.findall(self.headers.get("link", "")):
+            if name == rel:
+                return str(url)
+        return None
+
+    def items(self, key: str | None = None) -> list[Any]:
+        data = self.data
+        if key is not None:
+            data = data.get(key) if isinstance(data, dict) else None
+        return data if isinstance(data, list) else []
+
+
+def request_url(url: str, params: Mapping[str, Any] | None) -> str:
+    """The canonical request: path (or absolute URL from a Link header) plus sorted query."""
+    if not params:
+        return url
+    query = urlencode(sorted((k, str(v)) for k, v in params.items() if v is not None))
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+@dataclass
+class Stats:
+    requests: int = 0  # every request sent (urllib3's own transient retries not included)
+    counted: int = 0  # answers that spend primary budget (not 304, not rate-limit refusals)
+    not_modified: int = 0
+    retries: int = 0
+    by_resource: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, resource: str, status: int, counted: bool) -> None:
+        with self._lock:
+            self.requests += 1
+            if counted:
+                self.counted += 1
+                self.by_resource[resource] = self.by_resource.get(resource, 0) + 1
+            if status == 304:
+                self.not_modified += 1
+
+
+def make_retry() -> Retry:
+    """Transport-level retry: connection trouble and 502/503/504, three times, never longer than 4 s."""
+    return Retry(total=3, connect=3, read=2, status=2, backoff_factor=0.25, backoff_max=4.0,
+                 status_forcelist=(502, 503, 504), allowed_methods=frozenset({"GET"}),
+                 respect_retry_after_header=False, raise_on_status=False)
+
+
+class GitHubApi:
+    """GETs pages with any of several tokens. Thread-safe: each thread keeps its own PyGithub clients."""
+
+    def __init__(self, api_url: str, pool: TokenPool, *, timeout_s: int = 30, pace_s: float = 0.0,
+                 stats: Stats | None = None) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.pool = pool
+        self.timeout_s = timeout_s
+        self.pace_s = pace_s
+        self.stats = stats or Stats()
+        self._local = threading.local()
+
+    def _client(self, budget: TokenBudget) -> Github:
+        clients: dict[str, Github] = self._local.__dict__.setdefault("clients", {})
+        client = clients.get(budget.name)
+        if client is None:
+            client = Github(base_url=self.api_url, auth=Auth.Token(budget.token), per_page=100,
+                            retry=make_retry(),
+                            timeout=self.timeout_s, seconds_between_requests=self.pace_s or None,
+                            seconds_between_writes=None)
+            clients[budget.name] = client
+        return client
+
+    def get(self, url: str, params: Mapping[str, Any] | None = None, *, etag: str | None = None,
+            resource: str = "other") -> Page:
+        """One page. 200 and 304 come back as a :class:`Page`; anything else raises GitHubAPIError."""
+        target = request_url(url, params)
+        headers = {"Accept": "application/vnd.github+json"}
+        if etag:
+            headers["If-None-Match"] = etag
+        failure: GitHubAPIError | None = None
+        for attempt in range(MAX_ATTEMPTS):
+            budget = self.pool.acquire()
+            try:
+                status, answer_headers, body = self._send(budget, target, headers)
+            except GitHubAPIError as exc:
+                failure = exc
+                self.stats.retries += 1
+                self.pool.wait(min(30.0, 0.5 * 2 ** attempt), "unreachable", budget)
+                continue
+            quota = Quota.from_headers(answer_headers)
+            budget.observe(quota)
+            verdict = classify(status, answer_headers, body, attempt, now=self.pool.clock())
+            self.stats.record(resource, status, verdict.kind in ("ok", "fail"))
+            log.debug("github answer", extra={"resource": resource, "url": target, "status": status,
+                                              "remaining": quota.remaining, "attempt": attempt})
+            if verdict.kind in ("ok", "not_modified"):
+                kept = {k: v for k, v in answer_headers.items() if k in KEPT_HEADERS}
+                return Page(target, status, body, kept, datetime.now(UTC))
+            if verdict.kind == "fail":
+                raise GitHubAPIError(f"GET {target}: {verdict.reason}", retriable=False, status=status)
+            self.stats.retries += 1
+            log.warning("github asks to wait", extra={
+                "resource": resource, "url": target, "status": status, "reason": verdict.reason,
+                "wait_s": round(verdict.wait_s, 1), "token": budget.name})
+            if verdict.kind == "rate_limited":
+                self.pool.block(budget, verdict.wait_s)
+                if self.pool.others_free(budget):
+                    continue  # another token takes over; this one rests until it may be used again
+            self.pool.wait(verdict.wait_s, verdict.reason, budget)
+        raise GitHubAPIError(f"GET {target}: gave up after {MAX_ATTEMPTS} attempts",
+                             retriable=True) from failure
+
+    def _send(self, budget: TokenBudget, target: str,
+              headers: dict[str, str]) -> tuple[int, dict[str, str], str]:
+        requester = self._client(budget).requester
+        try:
+            status, answer_headers, body = requester.requestJson("GET", target, None, headers)
+        except (GithubException, requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            # Connection refused or reset even after urllib3's quick retries: retriable, the loop backs off.
+            log.warning("github unreachable", extra={"url": target, "error": f"{type(exc).__name__}: {exc}"})
+            raise GitHubAPIError(f"GET {target}: {type(exc).__name__}: {exc}", retriable=True) from exc
+        return status, {k.lower(): v for k, v in answer_headers.items()}, body

@@ -1,0 +1,176 @@
+"""Backfill request cost: a full backfill of a generated organisation, then a re-run with nothing changed.
+
+Run: .venv/bin/python bench/backfill_bench.py [--repos 20] [--pulls 500] [--concurrency 4] [--resources default]
+
+The organisation comes from tests/fake_github/synthetic.py (per pull request: a branch push, reviews, two
+checks on its head, a workflow run; most are merged by a push whose head has its own check and run; every
+fifth merge is deployed). It is served by the fake GitHub REST API (tests/fake_github), and the backfill
+runs in this process with the real Kafka broker, Postgres cursors and a file archive, exactly as the CLI
+wires them. Figures are counted by the fake (requests that spend rate-limit budget; 304s do not).
+
+Prints requests per pull request and per repository, each list's calls against the lower bound of one call
+per 100 items, and the re-run's counted requests, each beside its target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import shutil
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from backfill.archive import PageArchive  # noqa: E402
+from backfill.cursors import PostgresCursorStore  # noqa: E402
+from backfill.github_api import GitHubApi, Stats  # noqa: E402
+from backfill.progress import Progress  # noqa: E402
+from backfill.ratelimit import TokenPool  # noqa: E402
+from backfill.resources import select  # noqa: E402
+from backfill.runner import Options, Summary, run_backfill  # noqa: E402
+from devstack.postgres import ADMIN, DATABASE  # noqa: E402
+from devstack.process import free_port  # noqa: E402
+from devstack.stack import LocalServices  # noqa: E402
+from receiver.publisher import KafkaPublisher  # noqa: E402
+from stream_processors.archive_store import FileStore  # noqa: E402
+from tests.fake_github.history import rest_state  # noqa: E402
+from tests.fake_github.server import FakeGitHub, Served  # noqa: E402
+from tests.fake_github.state import RestState  # noqa: E402
+from tests.fake_github.synthetic import synthetic_history  # noqa: E402
+
+TOKEN = "bench-token"  # noqa: S105 - the fake's token, not a secret
+# Request path → what it is; list endpoints first, fan-out (per item) after.
+KINDS = [
+    ("owner", r"^/orgs/[^/]+$", "list"), ("repositories", r"^/orgs/[^/]+/repos$", "list"),
+    ("members", r"^/orgs/[^/]+/members$", "list"), ("teams", r"^/orgs/[^/]+/teams$", "list"),
+    ("team members/repos", r"^/orgs/[^/]+/teams/[^/]+/(members|repos)$", "list"),
+    ("pulls", r"/pulls$", "list"), ("issue events", r"/issues/events$", "list"),
+    ("activity", r"/activity$", "list"), ("commits", r"/commits$", "list"), ("compare", r"/compare/", "list"),
+    ("workflow runs", r"/actions/runs$", "list"), ("deployments", r"/deployments$", "list"),
+    ("issues", r"/issues$", "list"),
+    ("pull detail", r"/pulls/\d+$", "fan-out"), ("reviews", r"/pulls/\d+/reviews$", "fan-out"),
+    ("pr commits", r"/pulls/\d+/commits$", "fan-out"), ("check runs", r"/check-runs$", "fan-out"),
+    ("check suites", r"/check-suites$", "fan-out"), ("deployment statuses", r"/statuses$", "fan-out"),
+]
+
+
+def kind_of(path: str) -> tuple[str, str]:
+    for name, pattern, phase in KINDS:
+        if re.search(pattern, path):
+            return name, phase
+    return "other", "list"
+
+
+def lower_bounds(state: RestState) -> dict[str, int]:
+    """One call per 100 items of every list the backfill pages on a first run."""
+    def pages(n: int) -> int:
+        return max(1, math.ceil(n / 100))
+
+    bound: Counter[str] = Counter()
+    for owner in state.owners.values():
+        bound["owner"] += 1
+        bound["repositories"] += pages(len(owner.repos))
+        roles = Counter(role for _, role in owner.members.values())
+        bound["members"] += pages(roles["admin"]) + pages(roles["member"])
+        bound["teams"] += pages(len(owner.teams))
+        bound["team members/repos"] += sum(pages(len(owner.team_members.get(s, []))) +
+                                           pages(len(owner.team_repos.get(s, []))) for s in owner.teams)
+    for repo in state.repos.values():
+        bound["pulls"] += pages(len(repo.pulls))
+        bound["issue events"] += pages(len(repo.issue_events))
+        bound["activity"] += pages(len(repo.activity))
+        bound["commits"] += pages(len(repo.commits))
+        bound["workflow runs"] += pages(len(repo.workflow_runs))
+        bound["deployments"] += pages(len(repo.deployments))
+        bound["issues"] += pages(len(repo.issues))
+    return dict(bound)
+
+
+def backfill(fake: FakeGitHub, services: LocalServices, root: Path, topic: str, resources: list[str],
+             concurrency: int) -> tuple[Summary, float]:
+    stats = Stats()
+    pool = TokenPool([TOKEN], reserve=0, max_rate=0)
+    cursors = PostgresCursorStore(services.postgres.dsn(ADMIN, DATABASE))
+    publisher = KafkaPublisher(services.kafka.bootstrap, topic, timeout_s=30)
+    started = time.monotonic()
+    try:
+        summary = run_backfill(Options("acme", "org", select(resources), concurrency=concurrency),
+                               api=GitHubApi(fake.url, pool, stats=stats),
+                               archive=PageArchive(FileStore(root / "archive")), publisher=publisher,
+                               cursors=cursors, progress=Progress(stats, pool, mode="none"))
+    finally:
+        publisher.close()
+        cursors.close()
+    return summary, time.monotonic() - started
+
+
+def report(served: list[Served], state: RestState, pulls: int, repos: int) -> None:
+    counted = [s for s in served if s.counted]
+    by_kind = Counter(kind_of(s.path) for s in counted)
+    bounds = lower_bounds(state)
+    total = len(counted)
+    print(f"\nfull backfill: {total} requests = {total / pulls:.2f} per pull request, {total / repos:.0f} per "
+          f"repository ({pulls} pull requests in {repos} repositories)")
+    print(f"  {'request':<22}{'phase':<9}{'calls':>8}{'per PR':>9}{'lower bound':>13}{'ratio':>7}")
+    for (name, phase), calls in sorted(by_kind.items(), key=lambda kv: (kv[0][1] != "list", kv[0][0])):
+        bound = bounds.get(name)
+        ratio = f"{calls / bound:.2f}" if bound else ""
+        print(f"  {name:<22}{phase:<9}{calls:>8}{calls / pulls:>9.3f}{bound or '':>13}{ratio:>7}")
+    listed = sum(c for (_, phase), c in by_kind.items() if phase == "list")
+    fan_out = total - listed
+    bound_total = sum(bounds.values())
+    print(f"  list phase: {listed} calls = {listed / pulls:.3f} per pull request; lower bound {bound_total}, "
+          f"ratio {listed / bound_total:.2f}; pull request list alone {by_kind[('pulls', 'list')] / pulls:.3f} "
+          f"per pull request (target <= 0.01)")
+    per_pr = sum(by_kind[(k, 'fan-out')] for k in ('pull detail', 'reviews', 'pr commits'))
+    print(f"  fan-out: {fan_out} calls = {fan_out / pulls:.2f} per pull request, of which per pull request "
+          f"(detail, reviews) {per_pr / pulls:.2f} and check runs {by_kind[('check runs', 'fan-out')] / pulls:.2f}")
+    print(f"  total per pull request {total / pulls:.2f} (target <= 3)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repos", type=int, default=20)
+    parser.add_argument("--pulls", type=int, default=500, help="pull requests per repository")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--resources", default="default", help="as the CLI's --resources (default, all, ...)")
+    args = parser.parse_args()
+    resources = [r for r in args.resources.split(",") if r]
+    generated = time.monotonic()
+    history = synthetic_history(args.repos, args.pulls)
+    state = rest_state(history)
+    print(f"organisation: {args.repos} repositories x {args.pulls} pull requests, {len(history.reviews)} reviews, "
+          f"{len(history.check_runs)} check runs, {len(history.workflow_runs)} workflow runs, "
+          f"{len(history.deployments)} deployments, {len(history.pushes)} pushes "
+          f"(generated in {time.monotonic() - generated:.1f}s); resources: {args.resources}")
+    root = REPO / ".local" / f"bench-backfill-{uuid.uuid4().hex[:8]}"
+    services = LocalServices(root, kafka_port=free_port(), controller_port=free_port(), pg_port=free_port(),
+                             durable=False, topic="bench.backfill", partitions=6)
+    try:
+        services.start()
+        with FakeGitHub(state, tokens=(TOKEN,), rate_limit=10_000_000) as fake:
+            first, seconds = backfill(fake, services, root, "bench.backfill", resources, args.concurrency)
+            served = fake.requests()
+            print(f"first run: {first.items} items published in {seconds:.1f}s "
+                  f"({len([s for s in served if s.counted]) / seconds:.0f} requests/s against the local fake)")
+            report(served, state, args.repos * args.pulls, args.repos)
+            fake.reset_log()
+            second, seconds = backfill(fake, services, root, "bench.backfill", resources, args.concurrency)
+            rerun = fake.requests()
+            counted = sum(1 for s in rerun if s.counted)
+            print(f"\nre-run with nothing changed: {counted} counted requests (target <= repositories + 10 = "
+                  f"{args.repos + 10}), {len(rerun) - counted} answered 304, {second.items} items published, "
+                  f"{seconds:.1f}s")
+    finally:
+        services.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

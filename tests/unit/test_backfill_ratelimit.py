@@ -1,0 +1,103 @@
+"""Rate-limit rules (GitHub's documented headers) and the token pool, on a fake clock."""
+
+import pytest
+
+from backfill.ratelimit import BudgetExhausted, Quota, TokenPool, classify
+
+pytestmark = pytest.mark.unit
+NOW = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_quota_from_headers():
+    quota = Quota.from_headers({"X-RateLimit-Limit": "5000", "x-ratelimit-remaining": "12",
+                                "X-RateLimit-Reset": str(int(NOW) + 60), "X-RateLimit-Used": "4988"})
+    assert (quota.limit, quota.remaining, quota.reset, quota.used) == (5000, 12, NOW + 60, 4988)
+    assert Quota.from_headers({}) == Quota()
+
+
+@pytest.mark.parametrize(("status", "headers", "body", "attempt", "kind", "wait"), [
+    (200, {}, "[]", 0, "ok", 0),
+    (304, {}, "", 0, "not_modified", 0),
+    (403, {"Retry-After": "7"}, '{"message": "You have exceeded a secondary rate limit."}', 0,
+     "rate_limited", 7),
+    (429, {"retry-after": "3"}, "", 0, "rate_limited", 3),
+    (403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(NOW) + 120)},
+     '{"message": "API rate limit exceeded for user ID 1."}', 0, "rate_limited", 121),
+    (403, {}, '{"message": "You have exceeded a secondary rate limit."}', 0, "rate_limited", 60),
+    (403, {}, '{"message": "You have exceeded a secondary rate limit."}', 2, "rate_limited", 240),
+    (429, {}, "", 0, "rate_limited", 60),
+    (502, {}, "<html>", 0, "retry", 0.5),
+    (503, {}, "", 3, "retry", 4.0),
+    (404, {}, '{"message": "Not Found"}', 0, "fail", 0),
+    (403, {"X-RateLimit-Remaining": "4000"},
+     '{"message": "Resource protected by organization SAML enforcement."}',
+     0, "fail", 0),
+])
+def test_classify(status, headers, body, attempt, kind, wait):
+    verdict = classify(status, headers, body, attempt, now=NOW)
+    assert (verdict.kind, verdict.wait_s) == (kind, wait)
+    assert verdict.retriable == (kind in ("rate_limited", "retry"))
+
+
+def test_a_token_at_its_reserve_waits_for_the_reset():
+    clock = Clock()
+    pool = TokenPool(["t"], reserve=10, max_wait_s=600, clock=clock, sleep=clock.sleep)
+    budget = pool.acquire()
+    budget.observe(Quota(5000, 10, NOW + 100))
+    assert pool.acquire() is budget
+    assert clock.slept == [101.0] and pool.waits == [(101.0, "reserve reached")]
+
+
+def test_a_wait_longer_than_allowed_stops_the_run():
+    clock = Clock()
+    pool = TokenPool(["t"], reserve=10, max_wait_s=30, clock=clock, sleep=clock.sleep)
+    pool.acquire().observe(Quota(5000, 3, NOW + 3600))
+    with pytest.raises(BudgetExhausted) as stopped:
+        pool.acquire()
+    assert stopped.value.retriable and stopped.value.resume_at == pytest.approx(NOW + 3601)
+    assert clock.slept == []
+
+
+def test_the_token_with_budget_goes_next_and_counts_before_its_answer():
+    clock = Clock()
+    pool = TokenPool(["a", "b"], reserve=5, clock=clock, sleep=clock.sleep)
+    a, b = pool.budgets
+    a.observe(Quota(5000, 6, NOW + 3600))
+    b.observe(Quota(5000, 400, NOW + 3600))
+    assert pool.acquire() is b and b.remaining == 399
+    b.observe(Quota(5000, 5, NOW + 3600))
+    assert pool.acquire() is a and a.remaining == 5  # the last one above the reserve, taken at once
+    assert clock.slept == []
+    assert pool.others_free(a) is False
+
+
+def test_a_blocked_token_is_skipped_and_the_rate_cap_spaces_requests():
+    clock = Clock()
+    pool = TokenPool(["a", "b"], reserve=0, max_rate=10, clock=clock, sleep=clock.sleep)
+    a, b = pool.budgets
+    pool.block(a, 30)
+    assert pool.acquire() is b
+    assert pool.acquire() is b and clock.slept == [pytest.approx(0.1)]
+
+
+def test_an_older_answer_does_not_give_back_spent_budget():
+    pool = TokenPool(["t"], reserve=0)
+    budget = pool.budgets[0]
+    budget.observe(Quota(5000, 20, NOW + 60))
+    budget.observe(Quota(5000, 21, NOW + 60))  # answered later, sent earlier
+    assert budget.remaining == 20
+    budget.observe(Quota(5000, 5000, NOW + 3660))  # a new window
+    assert budget.remaining == 5000
