@@ -30,7 +30,8 @@ SECRET = "bench-secret"
 MIX = ["push/payload.json", "pull_request/opened.payload.json", "pull_request_review/submitted.payload.json",
        "check_run/completed.payload.json", "check_suite/completed.payload.json",
        "workflow_run/completed.payload.json", "deployment_status/payload.json", "issues/opened.payload.json",
-       "workflow_job/queued.payload.json", "ping/payload.json", "delete/payload.json", "push/with-new-branch.payload.json"]
+       "workflow_job/queued.payload.json", "ping/payload.json", "delete/payload.json",
+       "push/with-new-branch.payload.json"]
 
 
 def payload_mix() -> list[tuple[str, bytes, str]]:

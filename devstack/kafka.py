@@ -29,7 +29,8 @@ def kafka_libs(cache_dir: Path) -> Path:
     tmp = libs.with_name("libs.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     subprocess.run(
-        ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), "dependency:copy-dependencies", "-DincludeScope=runtime",
+        ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), "dependency:copy-dependencies",
+         "-DincludeScope=runtime",
          f"-Dkafka.version={KAFKA_VERSION}", f"-DoutputDirectory={tmp}"],
         check=True)
     tmp.rename(libs)
@@ -98,8 +99,9 @@ class KafkaBroker:
         config = self._write_config()
         if not (self.data_dir / "logs" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            subprocess.run(self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config)),
-                           check=True, capture_output=True)
+            formatting = self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+                                    "-c", str(config))
+            subprocess.run(formatting, check=True, capture_output=True)
         self.child = Child("kafka", self._java("kafka.Kafka", str(config)), self.data_dir / "kafka.log")
         wait_until(self.answers, timeout=timeout, what=f"Kafka on {self.bootstrap}", child=self.child)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from collections.abc import Callable, Sequence
+from datetime import date
 
 from pillarstream.errors import ConfigError, PillarstreamError
 from pillarstream.settings import Settings, load_settings

@@ -95,9 +95,9 @@ def from_payload(
     headers = headers or {}
     body = parsed if isinstance(parsed, dict) else {}
     action = body.get("action") if isinstance(body.get("action"), str) else None
-    repo = body.get("repository") if isinstance(body.get("repository"), dict) else {}
-    org_obj = body.get("organization") if isinstance(body.get("organization"), dict) else {}
-    owner = repo.get("owner") if isinstance(repo.get("owner"), dict) else {}
+    repo = _object(body, "repository")
+    org_obj = _object(body, "organization")
+    owner = _object(repo, "owner")
     org = org_obj.get("login") or owner.get("login")
     repo_id = repo.get("id")
     return Envelope(
@@ -115,6 +115,12 @@ def from_payload(
         repo_full_name=repo.get("full_name") if isinstance(repo.get("full_name"), str) else None,
         headers=dict(headers),
     )
+
+
+def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
+    """A nested JSON object, or an empty one when absent or of another type (payloads are untrusted)."""
+    value = body.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def derived_delivery_id(kind: str, object_id: object, updated_at: str | None) -> str:

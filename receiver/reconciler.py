@@ -34,10 +34,6 @@ class Plan:
     failed: list[Attempt]  # the latest attempt of each delivery that never succeeded
     already_in_warehouse: int
 
-    @property
-    def to_redeliver(self) -> list[Attempt]:
-        return self.failed
-
 
 def plan_redeliveries(attempts: Iterable[Attempt], in_warehouse: set[str]) -> Plan:
     by_guid: dict[str, list[Attempt]] = defaultdict(list)

@@ -1,8 +1,8 @@
 """Run the receiver under gunicorn (``pillarstream receiver``), configured from settings.
 
-The gthread worker (4 processes x 8 threads on 2 cores) was chosen by ``bench/receiver_bench.py``: each request blocks on Kafka's
-acknowledgement, so threads overlap those waits at little cost, and one producer per process batches
-the records of concurrent requests together.
+The gthread worker (4 processes x 8 threads on 2 cores) was chosen by ``bench/receiver_bench.py``: each
+request blocks on Kafka's acknowledgement, so threads overlap those waits at little cost, and one producer
+per process batches the records of concurrent requests together.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import psycopg2
@@ -150,10 +151,10 @@ def reconcile_once(settings: Settings, gh: Any, owner: Any, hook: Any, since: ti
     present = warehouse_ids(settings.dsn(), {a.guid for a in attempts})
     plan = plan_redeliveries(attempts, present)
     redelivered = 0
-    for attempt in plan.to_redeliver:
+    for attempt in plan.failed:
         url = f"{hook.url}/deliveries/{attempt.id}/attempts"
         try:
-            call("redeliver", lambda url=url: gh.requester.requestJsonAndCheck("POST", url))
+            call("redeliver", partial(gh.requester.requestJsonAndCheck, "POST", url))
             redelivered += 1
         except GitHubAPIError as exc:
             log.warning("redelivery failed", extra={"delivery_id": attempt.guid, "error": str(exc)})

@@ -91,7 +91,8 @@ def create_app(settings: Settings, role: str) -> faust.App:
 
     @app.agent(topic, name=role, concurrency=1)
     async def process(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(settings.worker_batch_size, within=settings.worker_batch_seconds):
+        take = stream.take_events  # type: ignore[attr-defined]  # faust-streaming has it; StreamT does not say so
+        async for events in take(settings.worker_batch_size, within=settings.worker_batch_seconds):
             batch = consumed(events)
             await write(batch)
             log.debug("batch written", extra={"role": role, "records": len(batch)})

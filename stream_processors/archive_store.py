@@ -88,7 +88,8 @@ class GcsStore:
         if os.environ.get("STORAGE_EMULATOR_HOST"):
             from google.auth.credentials import AnonymousCredentials
 
-            client = storage.Client(project="emulator", credentials=AnonymousCredentials())
+            credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+            client = storage.Client(project="emulator", credentials=credentials)
         else:
             client = storage.Client()
         self._bucket = client.bucket(bucket)

@@ -23,7 +23,8 @@ DELIVERIES = [
     ("check_run", "check_run/completed.payload.json"), ("check_suite", "check_suite/completed.payload.json"),
     ("workflow_run", "workflow_run/completed.payload.json"), ("deployment", "deployment/payload.json"),
     ("deployment_status", "deployment_status/payload.json"), ("issues", "issues/opened.payload.json"),
-    ("issues", "issues/labeled.payload.json"), ("ping", "ping/payload.json"), ("release", "release/published.payload.json"),
+    ("issues", "issues/labeled.payload.json"), ("ping", "ping/payload.json"),
+    ("release", "release/published.payload.json"),
 ]
 
 

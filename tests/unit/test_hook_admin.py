@@ -64,7 +64,7 @@ def test_plan_redelivers_only_deliveries_that_never_succeeded():
     ]
     plan = plan_redeliveries(attempts, {"arrived-by-backfill", "ok"})
     assert plan.seen == 5
-    assert [(a.guid, a.id) for a in plan.to_redeliver] == [("timeout", 7), ("failed-twice", 5)]
+    assert [(a.guid, a.id) for a in plan.failed] == [("timeout", 7), ("failed-twice", 5)]
     assert plan.already_in_warehouse == 1
     assert delivery_gap(attempts, {"arrived-by-backfill", "ok"}) == 3
 
