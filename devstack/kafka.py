@@ -73,6 +73,8 @@ class KafkaBroker:
             "group.initial.rebalance.delay.ms=0",
             "auto.create.topics.enable=true",
             f"message.max.bytes={MAX_MESSAGE_BYTES}",
+            # The log cleaner's 128 MiB default buffer does not fit the small heaps of local brokers.
+            "log.cleaner.dedupe.buffer.size=16777216",
             f"replica.fetch.max.bytes={MAX_MESSAGE_BYTES}",
             "",
         ]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import uuid
 from datetime import UTC, datetime
@@ -74,19 +75,33 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(pipeline, db, gcs_bucket):
     assert sorted(archived) == sorted(sent)  # each record exactly once across all objects
 
 
+def latest_assignment(pipeline, name: str) -> set[int]:
+    """Partitions of the test's topic in the worker's latest assignment, from its log."""
+    topic = pipeline.env["PILLARSTREAM_RAW_TOPIC"]
+    lines = [line for line in (pipeline.root / f"worker-{name}.log").read_text().splitlines()
+             if "newly assigned partitions" in line]
+    if not lines:
+        return set()
+    return {int(p) for p in re.findall(rf"topic='{re.escape(topic)}', partition=(\d+)", lines[-1])}
+
+
 def test_two_workers_share_partitions_and_hand_over(pipeline, db):
     sent: list[str] = []
     first = pipeline.start_worker("warehouse", name="wh-a")
     pipeline.start_worker("warehouse", name="wh-b")
+    def split() -> tuple[set[int], set[int]] | None:
+        a, b = latest_assignment(pipeline, "wh-a"), latest_assignment(pipeline, "wh-b")
+        return (a, b) if a and b and not a & b and a | b == {0, 1, 2} else None
+
+    shares = eventually(split, timeout=90, what="both workers assigned")
     publish(pipeline, sent, 2000)
     eventually(lambda: delivery_count(db.writer_dsn) == len(sent), timeout=120, what="first wave")
-    assigned = [p.split("assigned partitions", 1)[1] for p in
-                (pipeline.root / "worker-wh-a.log").read_text().splitlines() if "assigned partitions" in p]
     first.stop()  # its partitions move to the other worker
     publish(pipeline, sent, 2000)
     eventually(lambda: delivery_count(db.writer_dsn) == len(sent), timeout=120, what="second wave")
     assert {r[0] for r in query(db.writer_dsn, "SELECT delivery_id FROM deliveries")} == set(sent)
-    assert any("partition=" in line for line in assigned), "worker a never held a partition"
+    assert all(shares), f"each worker held partitions: {shares}"
+    assert latest_assignment(pipeline, "wh-b") == {0, 1, 2}
     partitions = {r[0] for r in query(db.writer_dsn, "SELECT DISTINCT kafka_partition FROM deliveries")}
     assert partitions == {0, 1, 2}
 
