@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import statistics
 import time
 import uuid
 from dataclasses import dataclass
@@ -76,6 +75,3 @@ async def open_loop(url: str, mix: list[tuple[str, bytes, str]], rate: float, se
     result.sent = len(result.latencies_ms)
     return result
 
-
-def summary(values: list[float]) -> str:
-    return f"median {statistics.median(values):.0f}"

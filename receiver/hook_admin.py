@@ -15,7 +15,6 @@ from pillarstream.config import CONFIG_DIR, validation_errors
 from pillarstream.errors import ConfigError
 
 HOOK_CONFIG = CONFIG_DIR / "webhook.json"
-MASKED = "********"
 
 
 @dataclass(frozen=True)
