@@ -108,10 +108,22 @@ def gcs_bucket(gcs_emulator: str) -> str:
 
 
 @pytest.fixture()
-def topic(services: LocalServices) -> str:
+def second_db(services: LocalServices) -> Iterator[Database]:
+    """Another fresh warehouse, for tests that compare two ways of building the same tables."""
+    database = new_database(services)
+    yield database
+    drop_database(services, database)
+
+
+def new_topic(services: LocalServices) -> str:
     name = f"events.{uuid.uuid4().hex[:10]}"
     ensure_topic(services.kafka.bootstrap, name, 3, 1)
     return name
+
+
+@pytest.fixture()
+def topic(services: LocalServices) -> str:
+    return new_topic(services)
 
 
 @pytest.fixture()

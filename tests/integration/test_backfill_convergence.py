@@ -4,16 +4,15 @@ backfill runs as ``python -m backfill`` against the fake GitHub serving the scen
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from backfill.archive import PREFIX
-from receiver.publisher import ensure_topic
 from stream_processors.archive_store import open_store
-from tests.conftest import Database, drop_database, new_database
+from tests.conftest import (
+    new_topic,  # noqa: E402
+)
 from tests.fake_github.harness import (
     backfill_env,
     drain,
@@ -35,17 +34,6 @@ pytestmark = pytest.mark.integration
 RECEIVE_TIME_VERSIONED = ("org_memberships", "teams", "team_memberships", "team_repositories")
 
 
-@pytest.fixture()
-def second_db(services: Any) -> Iterator[Database]:
-    database = new_database(services)
-    yield database
-    drop_database(services, database)
-
-
-def new_topic(services: Any) -> str:
-    name = f"events.{uuid.uuid4().hex[:10]}"
-    ensure_topic(services.kafka.bootstrap, name, 3, 1)
-    return name
 
 
 def facts(dsn: str) -> dict[str, list[tuple[object, ...]]]:

@@ -3,12 +3,9 @@ GitHub says (and no longer than allowed), keeps its reserve, and shares the work
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 import pytest
 
-from receiver.publisher import ensure_topic
+from tests.conftest import new_topic
 from tests.fake_github.harness import (
     TOKEN,
     backfill_env,
@@ -23,11 +20,6 @@ from tests.scenario import ORG, acme_history
 
 pytestmark = pytest.mark.integration
 
-
-def _topic(services: Any) -> str:
-    name = f"events.{uuid.uuid4().hex[:10]}"
-    ensure_topic(services.kafka.bootstrap, name, 3, 1)
-    return name
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +40,7 @@ def test_limits_and_transient_errors_are_waited_out(services, db, tmp_path, expe
         fake.inject(r"/issues/events$", "secondary", retry_after=2)
         fake.inject(r"/deployments$", "secondary429", retry_after=1)
         fake.inject(r"/actions/runs$", "primary", reset_in=2)
-        topic = _topic(services)
+        topic = new_topic(services)
         env = backfill_env(bootstrap=services.kafka.bootstrap, topic=topic, dsn=db.writer_dsn,
                            archive_url=f"file://{tmp_path / 'archive'}", fake=fake)
         assert run_backfill(env, ["--org", ORG, "--max-wait", "30"], tmp_path / "run.log") == 0, \
@@ -72,7 +64,7 @@ def test_limits_and_transient_errors_are_waited_out(services, db, tmp_path, expe
 def test_the_reserve_stops_a_run_that_the_next_run_finishes(services, db, tmp_path, expected_ids):
     with FakeGitHub(rest_state(acme_history()), rate_limit=60) as fake:
         fake.set_budget(TOKEN, remaining=40)  # the run needs 48 and keeps 20 in reserve
-        topic = _topic(services)
+        topic = new_topic(services)
         env = backfill_env(bootstrap=services.kafka.bootstrap, topic=topic, dsn=db.writer_dsn,
                            archive_url=f"file://{tmp_path / 'archive'}", fake=fake)
         args = ["--org", ORG, "--reserve", "20", "--max-wait", "1"]
@@ -91,7 +83,7 @@ def test_several_tokens_share_the_work_without_waiting(services, db, tmp_path, e
     with FakeGitHub(rest_state(acme_history()), tokens=tokens) as fake:
         for token in tokens:
             fake.set_budget(token, remaining=35)
-        topic = _topic(services)
+        topic = new_topic(services)
         env = backfill_env(bootstrap=services.kafka.bootstrap, topic=topic, dsn=db.writer_dsn,
                            archive_url=f"file://{tmp_path / 'archive'}", fake=fake, token=",".join(tokens))
         assert run_backfill(env, ["--org", ORG, "--reserve", "5", "--max-wait", "0"],

@@ -3,14 +3,11 @@ and asks GitHub again for nothing but the requests in flight when it was killed.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
-from receiver.publisher import ensure_topic
-from tests.conftest import Database, drop_database, new_database
+from tests.conftest import (
+    new_topic,  # noqa: E402
+)
 from tests.fake_github.harness import (
     backfill_env,
     drain,
@@ -30,17 +27,6 @@ pytestmark = pytest.mark.integration
 KILL_AFTER = (120, 430)  # requests served before each kill: mid pull-request fan-out, and later
 
 
-@pytest.fixture()
-def second_db(services: Any) -> Iterator[Database]:
-    database = new_database(services)
-    yield database
-    drop_database(services, database)
-
-
-def _topic(services: Any) -> str:
-    name = f"events.{uuid.uuid4().hex[:10]}"
-    ensure_topic(services.kafka.bootstrap, name, 3, 1)
-    return name
 
 
 def test_killed_backfill_resumes_where_it_stopped(services, db, second_db, tmp_path):
@@ -49,7 +35,7 @@ def test_killed_backfill_resumes_where_it_stopped(services, db, second_db, tmp_p
     args = ["--org", "acme", "--concurrency", "2"]
 
     with FakeGitHub(state) as fake:  # uninterrupted
-        topic_a = _topic(services)
+        topic_a = new_topic(services)
         env = backfill_env(bootstrap=bootstrap, topic=topic_a, dsn=db.writer_dsn,
                            archive_url=f"file://{tmp_path / 'archive-a'}", fake=fake)
         assert run_backfill(env, args, tmp_path / "a.log") == 0, (tmp_path / "a.log").read_text()
@@ -59,7 +45,7 @@ def test_killed_backfill_resumes_where_it_stopped(services, db, second_db, tmp_p
     load(db.writer_dsn, records_a)
 
     with FakeGitHub(state) as fake:  # killed twice, then run to the end
-        topic_b = _topic(services)
+        topic_b = new_topic(services)
         env = backfill_env(bootstrap=bootstrap, topic=topic_b, dsn=second_db.writer_dsn,
                            archive_url=f"file://{tmp_path / 'archive-b'}", fake=fake)
         for number, after in enumerate(KILL_AFTER):
