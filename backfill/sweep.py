@@ -68,7 +68,11 @@ class RunContext:
             raise Stopped("stopping")
 
     def claim_sha(self, repo: str, sha: str) -> bool:
-        """True the first time a SHA's checks are wanted in this run (PR heads and push heads overlap)."""
+        """True the first time a SHA's checks are wanted in this run (PR heads and push heads overlap).
+
+        Per run only, on purpose: a SHA asked by an earlier run is asked again when it comes back (its pull
+        request changed, or it was pushed to the default branch), because a push starts new runs on the
+        same SHA and a re-run of a finished check changes nothing else that a sweep could notice."""
         with self._lock:
             if (repo, sha) in self._shas:
                 return False

@@ -9,7 +9,9 @@ runs in this process with the real Kafka broker, Postgres cursors and a file arc
 wires them. Figures are counted by the fake (requests that spend rate-limit budget; 304s do not).
 
 Prints requests per pull request and per repository, each list's calls against the lower bound of one call
-per 100 items, and the re-run's counted requests, each beside its target.
+per 100 items, the check-run requests split into pull request heads and default-branch push heads, the
+floor (the fewest requests the REST API allows a full-fidelity first run for this history, see floor()),
+and the re-run's counted requests, each beside its target.
 """
 
 from __future__ import annotations
@@ -92,6 +94,40 @@ def lower_bounds(state: RestState) -> dict[str, int]:
     return dict(bound)
 
 
+def floor(state: RestState, bounds: dict[str, int]) -> dict[str, int]:
+    """The fewest counted requests a full-fidelity first run can make for this history through the REST API,
+    granting an oracle that knows which SHAs have check runs (GitHub offers none): every list at one call
+    per 100 items; per pull request its detail (size and merge fields are in no list) and its reviews (no
+    listing spans a repository's reviews, and nothing says which pull requests have none); per SHA with
+    check runs one call (runs are listed per SHA only); per deployment its statuses (listed per deployment
+    only). Fan-out lists of more than 100 items take a page per 100."""
+    def pages(n: int) -> int:
+        return max(1, math.ceil(n / 100))
+
+    repos = state.repos.values()
+    return {"lists": sum(bounds.values()),
+            "pull detail": sum(len(r.pulls) for r in repos),
+            "reviews": sum(pages(len(r.reviews.get(n, []))) for r in repos for n in r.pulls),
+            "check runs": sum(pages(len(runs)) for r in repos for runs in r.check_runs.values()),
+            "deployment statuses": sum(pages(len(r.statuses.get(d["id"], []))) for r in repos
+                                       for d in r.deployments)}
+
+
+def check_run_split(counted: list[Served], state: RestState) -> tuple[int, int, int]:
+    """Check-run requests for pull request heads, for other SHAs (default-branch push heads), and how many
+    of all asked a SHA without any check run."""
+    heads = {(full, p["head"]["sha"]) for full, r in state.repos.items() for p in r.pulls.values()}
+    pr_heads = others = empty = 0
+    for served in counted:
+        match = re.match(r"^/repos/([^/]+/[^/]+)/commits/([^/]+)/check-runs$", served.path)
+        if not match:
+            continue
+        key = (match[1], match[2])
+        pr_heads, others = (pr_heads + 1, others) if key in heads else (pr_heads, others + 1)
+        empty += not state.repos[key[0]].check_runs.get(key[1])
+    return pr_heads, others, empty
+
+
 def backfill(fake: FakeGitHub, services: LocalServices, root: Path, topic: str, resources: list[str],
              concurrency: int) -> tuple[Summary, float]:
     stats = Stats()
@@ -131,7 +167,15 @@ def report(served: list[Served], state: RestState, pulls: int, repos: int) -> No
     per_pr = sum(by_kind[(k, 'fan-out')] for k in ('pull detail', 'reviews', 'pr commits'))
     print(f"  fan-out: {fan_out} calls = {fan_out / pulls:.2f} per pull request, of which per pull request "
           f"(detail, reviews) {per_pr / pulls:.2f} and check runs {by_kind[('check runs', 'fan-out')] / pulls:.2f}")
+    pr_heads, others, empty = check_run_split(counted, state)
+    print(f"  check runs: {pr_heads} for pull request heads ({pr_heads / pulls:.3f} per pull request), {others} "
+          f"for default-branch push heads ({others / pulls:.3f}); {empty} of them asked a SHA without checks")
     print(f"  total per pull request {total / pulls:.2f} (target <= 3)")
+    least = floor(state, bounds)
+    smallest = sum(least.values())
+    print(f"  floor for this history at full fidelity: {smallest} requests = {smallest / pulls:.2f} per pull "
+          f"request (" + ", ".join(f"{k} {v}" for k, v in least.items()) + f"); this run {total / smallest:.4f}"
+          f" x the floor")
 
 
 def main() -> None:

@@ -151,8 +151,9 @@ class ListPublisher:
 
 
 def backfill_in_process(fake: FakeGitHub, archive_root: Path, *, owner: str = "acme", kind: str = "org",
-                        resources: Sequence[str] | None = None) -> list[Envelope]:
-    """A whole backfill in this process (memory cursors, file archive): the baseline a test compares to."""
+                        resources: Sequence[str] | None = None, cursors: Any = None) -> list[Envelope]:
+    """A whole backfill in this process (memory cursors, file archive): the baseline a test compares to.
+    Pass the same ``cursors`` (a MemoryCursorStore) to several calls for a run and its re-runs."""
     from backfill.archive import PageArchive
     from backfill.cursors import MemoryCursorStore
     from backfill.github_api import GitHubApi, Stats
@@ -168,6 +169,7 @@ def backfill_in_process(fake: FakeGitHub, archive_root: Path, *, owner: str = "a
     publisher = ListPublisher()
     run(Options(owner, "user" if kind == "user" else "org", select(resources)),
         api=GitHubApi(fake.url, pool, stats=stats),
-        archive=PageArchive(FileStore(archive_root)), publisher=publisher, cursors=MemoryCursorStore(),
+        archive=PageArchive(FileStore(archive_root)), publisher=publisher,
+        cursors=MemoryCursorStore() if cursors is None else cursors,
         progress=Progress(stats, pool, mode="none"))
     return publisher.envelopes
