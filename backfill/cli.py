@@ -110,7 +110,8 @@ def handler(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         ensure_topic(settings.kafka_bootstrap, settings.raw_topic, settings.topic_partitions,
                      settings.topic_replication)
-        publisher = KafkaPublisher(settings.kafka_bootstrap, settings.raw_topic, timeout_s=30)
+        publisher = KafkaPublisher(settings.kafka_bootstrap, settings.raw_topic, timeout_s=30,
+                                   compression=settings.kafka_compression)
         progress = Progress(stats, pool, mode=args.progress).start()
         try:
             summary = run_backfill(options, api=api, archive=PageArchive(open_store(settings.archive)),

@@ -10,10 +10,12 @@ An archive of N real-shaped deliveries is written (file:// store, the archiver's
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,6 +35,8 @@ from stream_processors.replay import Selection, replay  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=30_000)
+    parser.add_argument("--processes", type=int, default=min(4, (os.cpu_count() or 1) + 1),
+                        help="as `pillarstream replay --processes` (default: the same)")
     args = parser.parse_args()
     root = REPO / ".local" / f"bench-{uuid.uuid4().hex[:8]}"
     services = LocalServices(root, kafka_port=free_port(), controller_port=free_port(), pg_port=free_port(),
@@ -47,11 +51,10 @@ def main() -> None:
 
         topic = f"replay.{uuid.uuid4().hex[:6]}"
         ensure_topic(services.kafka.bootstrap, topic, 6, 1)
-        publisher = KafkaPublisher(services.kafka.bootstrap, topic, timeout_s=60, linger_ms=20)
+        open_publisher = partial(KafkaPublisher, services.kafka.bootstrap, topic, timeout_s=60, linger_ms=20)
         started = time.perf_counter()
-        progress = replay(store, publisher, Selection(day, day))
+        progress = replay(lambda: store, open_publisher, Selection(day, day), processes=args.processes)
         replay_rate = progress.records / (time.perf_counter() - started)
-        publisher.close()
 
         dsn = services.postgres.dsn(WRITER)
         env = child_env(kafka_bootstrap=services.kafka.bootstrap, raw_topic=topic, database_url=dsn,

@@ -59,10 +59,10 @@ def raw_consume_rate(bootstrap: str, topic: str, total: int) -> float:
     return seen / elapsed
 
 
-def throughput(services: LocalServices, root: Path, total: int, batch_size: int | None) -> None:
+def throughput(services: LocalServices, root: Path, total: int, batch_size: int | None, compression: str) -> None:
     topic = f"bench.{uuid.uuid4().hex[:6]}"
     ensure_topic(services.kafka.bootstrap, topic, 6, 1)
-    publisher = KafkaPublisher(services.kafka.bootstrap, topic, timeout_s=60)
+    publisher = KafkaPublisher(services.kafka.bootstrap, topic, timeout_s=60, compression=compression)
     batch: list = []
     for envelope in envelopes(total):
         batch.append(envelope)
@@ -86,6 +86,7 @@ def throughput(services: LocalServices, root: Path, total: int, batch_size: int 
         rate = (base + total - first) / (time.perf_counter() - t0)
     finally:
         worker.stop()
+    print(f"topic written with compression={compression}")
     print(f"raw kafka-python consume     {raw:10,.0f} events/s")
     print(f"warehouse worker → Postgres  {rate:10,.0f} events/s   ({total} events)")
     print(f"ratio worker/raw: {rate / raw:.2f}   (targets: >= 5,000 events/s, ratio >= 0.25)")
@@ -157,6 +158,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--compression", default="zstd", choices=("zstd", "gzip", "none"),
+                        help="how the topic is written (default: the receiver's default, zstd)")
     parser.add_argument("--batch-size", type=int, help="PILLARSTREAM_WORKER_BATCH_SIZE (default: the setting's)")
     args = parser.parse_args()
     root = REPO / ".local" / f"bench-{uuid.uuid4().hex[:8]}"
@@ -164,7 +167,7 @@ def main() -> None:
                              topic="unused", partitions=1)
     try:
         services.start()
-        throughput(services, root, args.events, args.batch_size)
+        throughput(services, root, args.events, args.batch_size, args.compression)
         fresh(services, root, args.rate, args.seconds)
     finally:
         services.stop()

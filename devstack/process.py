@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import pwd
 import signal
@@ -12,8 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-_PR_SET_PDEATHSIG = 1
-
+from pillarstream.lifetime import die_with_parent
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -38,8 +36,7 @@ def _preexec(death_signal: int, user: str | None) -> Callable[[], None]:
             os.setgid(entry.pw_gid)
             os.setuid(entry.pw_uid)
         # If the supervisor dies, even by kill -9, the kernel signals this child: nothing is left behind.
-        # Set after setuid, which clears it.
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, death_signal)
+        die_with_parent(death_signal)
     return run
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
+from functools import partial
 
 from pillarstream.errors import ConfigError, PillarstreamError
 from pillarstream.settings import Settings, load_settings
@@ -80,18 +82,22 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     if args.to < args.from_:
         raise ConfigError("--to is before --from")
     selection = Selection(args.from_, args.to, args.event, args.source)
-    store = open_store(settings.archive)
     if args.verify:
-        only_archive, only_warehouse = verify(store, selection, warehouse_delivery_ids(settings.dsn(), selection))
+        in_warehouse = warehouse_delivery_ids(settings.dsn(), selection)
+        only_archive, only_warehouse = verify(open_store(settings.archive), selection, in_warehouse)
         print(f"only in the archive: {len(only_archive)}" + "".join(f"\n  {d}" for d in sorted(only_archive)))
         print(f"only in the warehouse: {len(only_warehouse)}" + "".join(f"\n  {d}" for d in sorted(only_warehouse)))
         return 1 if only_archive or only_warehouse else 0
-    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.raw_topic, timeout_s=30, linger_ms=20)
-    try:
-        replay(store, publisher, selection)
-    finally:
-        publisher.close()
+    open_publisher = partial(KafkaPublisher, settings.kafka_bootstrap, settings.raw_topic, timeout_s=30,
+                             linger_ms=20, compression=settings.kafka_compression)
+    replay(partial(open_store, settings.archive), open_publisher, selection, processes=args.processes)
     return 0
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def _day(text: str) -> date:
@@ -126,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event", help="only this event type")
     p.add_argument("--source", choices=("webhook", "api"), help="only this archive source")
     p.add_argument("--verify", action="store_true", help="compare archive and warehouse delivery ids instead")
+    # One more than the cores measured best on 2 (bench/replay_bench.py): each process waits on acks too.
+    p.add_argument("--processes", type=_positive, default=min(4, (os.cpu_count() or 1) + 1),
+                   help="publishing processes, each with a share of the objects (default: cores + 1, at most 4)")
     p.set_defaults(handler=_replay)
 
     from backfill.cli import add_parser as add_backfill_parser

@@ -47,7 +47,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Flask:
         "publisher": publisher or KafkaPublisher(
             settings.kafka_bootstrap, settings.raw_topic,
             timeout_s=settings.publish_timeout_seconds,
-            max_request_bytes=settings.max_body_bytes + 2**20),
+            max_request_bytes=settings.max_body_bytes + 2**20, compression=settings.kafka_compression),
         "metrics": ReceiverMetrics(),
     }
     app.register_blueprint(webhooks)

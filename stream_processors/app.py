@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,16 +17,18 @@ from typing import Any
 import faust
 
 from pillarstream.config import load_pillar_config
-from pillarstream.envelope import from_record
 from pillarstream.errors import PillarstreamError
 from pillarstream.settings import Settings
 from stream_processors.archive_store import open_store
-from stream_processors.archiver import Consumed, archive_batch
+from stream_processors.archiver import RawRecord, archive_batch, decode
+from stream_processors.prepare_process import PreparerProcess
 from stream_processors.warehouse import PostgresSink
 
 log = logging.getLogger(__name__)
 ROLES = ("archiver", "warehouse")
 MAX_BACKOFF_S = 10.0
+# Batches between collected and written: one being written, one being normalised, one being collected.
+IN_FLIGHT = 2
 
 
 async def write_until_done(write: Callable[[], Any], what: str) -> None:
@@ -47,9 +50,8 @@ async def write_until_done(write: Callable[[], Any], what: str) -> None:
             delay = min(delay * 2, MAX_BACKOFF_S)
 
 
-def consumed(events: Sequence[Any]) -> list[Consumed]:
-    return [Consumed(e.message.topic, e.message.partition, e.message.offset,
-                     from_record(e.value, e.message.headers)) for e in events]
+def raw_records(events: Sequence[Any]) -> list[RawRecord]:
+    return [(e.message.topic, e.message.partition, e.message.offset, e.value, e.message.headers) for e in events]
 
 
 def faust_dir(settings: Settings, role: str) -> Path:
@@ -76,28 +78,65 @@ def create_app(settings: Settings, role: str) -> faust.App:
     )
     topic = app.topic(settings.raw_topic, key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw")
-    write: Callable[[list[Consumed]], Awaitable[None]]
+    write: Callable[[list[RawRecord]], Awaitable[None]]
     if role == "archiver":
         store = open_store(settings.archive)
 
-        async def write(batch: list[Consumed]) -> None:
+        async def write(records: list[RawRecord]) -> None:
+            batch = decode(records)
             await write_until_done(lambda: archive_batch(store, batch), "archive")
     else:
         # Loaded (and validated) at start-up, so a bad file stops the worker before it consumes anything.
-        sink = PostgresSink(settings.dsn(), load_pillar_config(settings.pillars_config))
+        config = load_pillar_config(settings.pillars_config)
+        preparer, sink = PreparerProcess(config), PostgresSink(settings.dsn(), config)
+        one_writer = asyncio.Lock()  # batches are prepared side by side but written one at a time, in order
 
-        async def write(batch: list[Consumed]) -> None:
-            await write_until_done(lambda: sink.write(batch), "warehouse")
+        async def write(records: list[RawRecord]) -> None:
+            prepared = await preparer.prepare(records)
+            async with one_writer:
+                await write_until_done(lambda: sink.write_prepared(prepared), "warehouse")
 
     @app.agent(topic, name=role, concurrency=1)
     async def process(stream: faust.StreamT[bytes]) -> None:
         take = stream.take_events  # type: ignore[attr-defined]  # faust-streaming has it; StreamT does not say so
+        in_flight: deque[asyncio.Task[None]] = deque()
         async for events in take(settings.worker_batch_size, within=settings.worker_batch_seconds):
-            batch = consumed(events)
-            await write(batch)
-            log.debug("batch written", extra={"role": role, "records": len(batch)})
+            batch = raw_records(events)
+            hold(events)
+            if len(in_flight) == IN_FLIGHT:
+                await in_flight.popleft()
+            task = asyncio.create_task(write_then_release(batch, events))
+            task.add_done_callback(_log_failure)
+            in_flight.append(task)
+
+    async def write_then_release(batch: list[RawRecord], events: Sequence[Any]) -> None:
+        await write(batch)
+        release(events)
+        log.debug("batch written", extra={"role": role, "records": len(batch)})
 
     return app
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    # The loop re-raises a failed write when the next batch arrives; say so at once, even if none does.
+    if not task.cancelled() and task.exception() is not None:
+        log.error("batch not written; its offsets stay uncommitted", exc_info=task.exception())
+
+
+def hold(events: Sequence[Any]) -> None:
+    """Keep the events' offsets uncommitted after ``take_events`` acks them, until :func:`release`.
+
+    Faust commits an offset once every holder of its message has acked it; one more reference per
+    message lets the loop collect the next batch while this one is written, and still commit only
+    what is written. A crash before ``release`` leaves the offsets uncommitted: re-read, absorbed.
+    """
+    for event in events:
+        event.message.incref()
+
+
+def release(events: Sequence[Any]) -> None:
+    for event in events:
+        event.ack()
 
 
 def run_worker(settings: Settings, role: str) -> None:

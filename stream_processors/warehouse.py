@@ -153,11 +153,14 @@ class PostgresSink:
         self._conn: psycopg2.extensions.connection | None = None
 
     def write(self, records: Sequence[Consumed]) -> None:
+        self.write_prepared(prepare(records, self._config))
+
+    def write_prepared(self, batch: PreparedBatch) -> None:
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg2.connect(self._dsn, connect_timeout=5)
             with self._conn, self._conn.cursor() as cur:
-                write_batch(cur, records, self._config)
+                write_prepared(cur, batch)
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             self.close()
             raise WarehouseError(f"Postgres unavailable: {str(exc).strip()}") from exc

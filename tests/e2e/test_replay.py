@@ -76,7 +76,7 @@ def test_replay_rebuilds_and_is_idempotent(pipeline, db, services, gcs_bucket):
         drop_database(services, empty)
 
     # 2. Into the full warehouse it came from: nothing changes, and the archive does not grow.
-    again = run_cli(pipeline.env, "replay", "--from", today, "--to", today, "--event", "push")
+    again = run_cli(pipeline.env, "replay", "--from", today, "--to", today, "--event", "push", "--processes", "1")
     assert again.returncode == 0, again.stderr
     assert "2 records" in again.stderr
     verify = run_cli(pipeline.env, "replay", "--from", today, "--to", today, "--verify")

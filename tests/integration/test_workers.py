@@ -7,6 +7,7 @@ import re
 import shutil
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -52,14 +53,35 @@ def archived_ids(archive_url: str) -> list[str]:
             for line in read_object(store, name)]
 
 
+def _stat(pid: int) -> list[str] | None:
+    """State and parent of a process from /proc (the fields after the command name), or None if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(p.name) for p in Path("/proc").glob("[0-9]*") if (_stat(int(p.name)) or ["", ""])[1] == str(pid)]
+
+
+def running(pid: int) -> bool:
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z"  # a killed child may linger as a zombie until reaped
+
+
 def test_kill_9_mid_stream_loses_and_doubles_nothing(pipeline, db, gcs_bucket):
     sent: list[str] = []
     publish(pipeline, sent, 3000)
     archiver = pipeline.start_worker("archiver")
     warehouse = pipeline.start_worker("warehouse")
     eventually(lambda: delivery_count(db.writer_dsn) >= 300, timeout=90, what="first batches")
+    normaliser = children_of(warehouse.pid)
+    assert normaliser, "the warehouse worker runs its normalising process"
     archiver.kill()
     warehouse.kill()
+    eventually(lambda: not any(running(pid) for pid in normaliser), timeout=10,
+               what="the normalising process to die with its worker")
     mid_rows = delivery_count(db.writer_dsn)
     publish(pipeline, sent, 1000)
 

@@ -9,6 +9,7 @@ from pillarstream.envelope import (
     from_archive_line,
     from_payload,
     from_record,
+    replay_record,
     to_archive_line,
     to_record,
 )
@@ -73,3 +74,24 @@ def test_derived_delivery_ids_are_deterministic_per_version():
 def test_backfilled_items_archive_under_api():
     assert envelope_for("push/payload.json", "push", source="backfill").archive_source == "api"
     assert envelope_for("push/payload.json", "push", source="webhook").archive_source == "webhook"
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(FIXTURES).as_posix() for p in FIXTURES.rglob("*.json")))
+def test_replay_record_is_the_record_of_the_replayed_envelope(path):
+    line = to_archive_line(envelope_for(path, path.split("/")[0], source="backfill"))
+    assert replay_record(line) == to_record(from_archive_line(line).as_replay())
+    replayed_once = to_archive_line(from_archive_line(line).as_replay())  # a replay of a replay keeps its origin
+    assert replay_record(replayed_once) == to_record(from_archive_line(replayed_once).as_replay())
+    assert from_record(replay_record(line)[1], replay_record(line)[2]).first_source == "backfill"
+
+
+@pytest.mark.parametrize("damage", [
+    lambda rec: rec["envelope"].pop("delivery_id"),
+    lambda rec: rec["envelope"].update(surprise=1),
+    lambda rec: rec.pop("payload"),
+])
+def test_replay_record_refuses_a_damaged_line(damage):
+    record = json.loads(to_archive_line(envelope_for("push/payload.json", "push")))
+    damage(record)
+    with pytest.raises((ValueError, KeyError)):
+        replay_record(json.dumps(record).encode())
