@@ -1,8 +1,9 @@
 """The Faust apps: one per concern (archiver, warehouse), each its own consumer group.
 
-Offsets are committed only for events acknowledged after their batch was written (``take_events`` acks a
-batch when the loop body finishes), so a crash re-reads at most the batches since the last commit, and the
-idempotent sinks absorb that.
+Offsets are committed only for events whose batch was written: ``take_events`` acks a batch when the loop
+body finishes, and :func:`hold` keeps one more reference on each message until the write is done, so the
+loop may collect the next batch meanwhile. A crash re-reads at most the batches since the last commit,
+and the idempotent sinks absorb that.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ IN_FLIGHT = 2
 async def write_until_done(write: Callable[[], Any], what: str) -> None:
     """Run a blocking write in a thread; retry retriable failures with capped backoff, forever.
 
-    The stream does not move on while a sink is down, so nothing is skipped; a non-retriable error
+    While a sink is down the stream stops after ``IN_FLIGHT`` batches, so nothing is skipped; a non-retriable error
     propagates and stops the worker loudly instead of committing past lost data.
     """
     delay = 0.2
