@@ -78,6 +78,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--compression", default="zstd", choices=("zstd", "gzip", "none"),
+                        help="PILLARSTREAM_KAFKA_COMPRESSION of the receiver (default: the setting's default)")
     args = parser.parse_args()
     root = REPO / ".local" / f"bench-{uuid.uuid4().hex[:8]}"
     broker = KafkaBroker(root / "kafka", REPO / ".local" / "cache", free_port(), free_port())
@@ -90,7 +92,7 @@ def main() -> None:
         broker.start()
         ensure_topic(broker.bootstrap, "bench", 6, 1)
         env = child_env(kafka_bootstrap=broker.bootstrap, raw_topic="bench", webhook_secrets=SECRET,
-                        log_level="WARNING")
+                        log_level="WARNING", kafka_compression=args.compression)
         port = free_port()
         children.append(spawn_receiver(env, port, root / "receiver.log", workers=args.workers, threads=args.threads))
         bare_port = free_port()
