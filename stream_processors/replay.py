@@ -153,16 +153,22 @@ def _replay_in_processes(open_store: StoreFactory, open_publisher: PublisherFact
     for child in children:
         child.start()
     try:
-        while True:
+        finished = 0
+        while finished < len(children):
             try:
                 kind, *values = messages.get(timeout=0.5)
             except queue.Empty:
                 if all(not child.is_alive() for child in children):
-                    break
+                    break  # died without a word (killed): the exit codes below say so
                 continue
             if kind == "failed":
                 raise PillarstreamError(f"a replay process failed: {values[0]} (replaying again is safe)")
-            progress.update(objects=values[0], records=values[1])
+            if kind == "done":
+                finished += 1
+            else:
+                progress.update(objects=values[0], records=values[1])
+        for child in children:
+            child.join()
         failed = [child.exitcode for child in children if child.exitcode != 0]
         if failed:
             raise PillarstreamError(f"{len(failed)} replay process(es) died (exit {failed}); replaying again is safe")
@@ -184,6 +190,7 @@ def _replay_share(open_store: StoreFactory, open_publisher: PublisherFactory, na
             publish_objects(open_store(), publisher, names, report)
         finally:
             publisher.close()
+        messages.put(("done",))
     except Exception as exc:  # noqa: BLE001 -- reported to the parent, which raises it
         messages.put(("failed", f"{type(exc).__name__}: {exc}"))
         raise SystemExit(1) from None
