@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pillarstream.lifetime import die_with_parent
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
