@@ -137,7 +137,9 @@ def hold(events: Sequence[Any]) -> None:
 
 def release(events: Sequence[Any]) -> None:
     for event in events:
-        event.ack()
+        if event.ack():  # the final ack: what Stream.ack would tell the sensors (Faust's own monitor)
+            message = event.message
+            event.app.sensors.on_message_out(message.tp, message.offset, message)
 
 
 def run_worker(settings: Settings, role: str) -> None:
