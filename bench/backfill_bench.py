@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import shutil
 import sys
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -36,8 +34,8 @@ from backfill.progress import Progress  # noqa: E402
 from backfill.ratelimit import TokenPool  # noqa: E402
 from backfill.resources import select  # noqa: E402
 from backfill.runner import Options, Summary, run_backfill  # noqa: E402
+from bench.services import bench_services  # noqa: E402
 from devstack.postgres import ADMIN, DATABASE  # noqa: E402
-from devstack.process import free_port  # noqa: E402
 from devstack.stack import LocalServices  # noqa: E402
 from receiver.publisher import KafkaPublisher  # noqa: E402
 from stream_processors.archive_store import FileStore  # noqa: E402
@@ -193,11 +191,7 @@ def main() -> None:
           f"{len(history.check_runs)} check runs, {len(history.workflow_runs)} workflow runs, "
           f"{len(history.deployments)} deployments, {len(history.pushes)} pushes "
           f"(generated in {time.monotonic() - generated:.1f}s); resources: {args.resources}")
-    root = REPO / ".local" / f"bench-backfill-{uuid.uuid4().hex[:8]}"
-    services = LocalServices(root, kafka_port=free_port(), controller_port=free_port(), pg_port=free_port(),
-                             durable=False, topic="bench.backfill", partitions=6)
-    try:
-        services.start()
+    with bench_services("bench-backfill", durable=False, topic="bench.backfill", partitions=6) as (root, services):
         with FakeGitHub(state, tokens=(TOKEN,), rate_limit=10_000_000) as fake:
             first, seconds = backfill(fake, services, root, "bench.backfill", resources, args.concurrency)
             served = fake.requests()
@@ -211,9 +205,6 @@ def main() -> None:
             print(f"\nre-run with nothing changed: {counted} counted requests (target <= repositories + 10 = "
                   f"{args.repos + 10}), {len(rerun) - counted} answered 304, {second.items} items published, "
                   f"{seconds:.1f}s")
-    finally:
-        services.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 import uuid
@@ -21,11 +20,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.services import bench_services  # noqa: E402
 from bench.synthetic import envelopes  # noqa: E402
 from bench.warehouse_bench import count_rows  # noqa: E402
 from devstack.postgres import WRITER  # noqa: E402
-from devstack.process import free_port, wait_until  # noqa: E402
-from devstack.stack import LocalServices, child_env, spawn_worker  # noqa: E402
+from devstack.process import wait_until  # noqa: E402
+from devstack.stack import child_env, spawn_worker  # noqa: E402
 from receiver.publisher import KafkaPublisher, ensure_topic  # noqa: E402
 from stream_processors.archive_store import FileStore  # noqa: E402
 from stream_processors.archiver import Consumed, archive_batch  # noqa: E402
@@ -38,11 +38,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=min(4, (os.cpu_count() or 1) + 1),
                         help="as `pillarstream replay --processes` (default: the same)")
     args = parser.parse_args()
-    root = REPO / ".local" / f"bench-{uuid.uuid4().hex[:8]}"
-    services = LocalServices(root, kafka_port=free_port(), controller_port=free_port(), pg_port=free_port(),
-                             topic="unused", partitions=1)
-    try:
-        services.start()
+    with bench_services("bench-replay", topic="unused", partitions=1) as (root, services):
         store = FileStore(root / "archive")
         batch = [Consumed("raw", i % 6, i, e) for i, e in enumerate(envelopes(args.events))]
         for start in range(0, len(batch), 500):
@@ -71,9 +67,6 @@ def main() -> None:
               f"{progress.total_objects} objects)   target >= 10,000")
         print(f"warehouse worker → Postgres  {worker_rate:10,.0f} events/s")
         print(f"ratio replay/worker: {replay_rate / worker_rate:.2f}")
-    finally:
-        services.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import sys
 import time
 import uuid
@@ -26,6 +25,7 @@ import aiohttp  # noqa: E402
 import psycopg2  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 
+from bench.services import bench_services  # noqa: E402
 from bench.synthetic import envelopes, synthetic  # noqa: E402
 from devstack.postgres import WRITER  # noqa: E402
 from devstack.process import free_port, wait_until  # noqa: E402
@@ -162,16 +162,9 @@ def main() -> None:
                         help="how the topic is written (default: the receiver's default, zstd)")
     parser.add_argument("--batch-size", type=int, help="PILLARSTREAM_WORKER_BATCH_SIZE (default: the setting's)")
     args = parser.parse_args()
-    root = REPO / ".local" / f"bench-{uuid.uuid4().hex[:8]}"
-    services = LocalServices(root, kafka_port=free_port(), controller_port=free_port(), pg_port=free_port(),
-                             topic="unused", partitions=1)
-    try:
-        services.start()
+    with bench_services("bench-warehouse", topic="unused", partitions=1) as (root, services):
         throughput(services, root, args.events, args.batch_size, args.compression)
         fresh(services, root, args.rate, args.seconds)
-    finally:
-        services.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ class Publisher(Protocol):
 
 
 class PipelinedPublisher(Publisher, Protocol):
-    def send_many(self, envelopes: Iterable[Envelope]) -> Acks: ...
     def send_records(self, records: Iterable[Record]) -> Acks: ...
 
 
@@ -99,14 +98,11 @@ class KafkaPublisher:
 
     def publish_many(self, envelopes: Iterable[Envelope]) -> int:
         """Send all, then wait for every acknowledgement; raises :class:`PublishError` if any is missing."""
-        return self.send_many(envelopes).wait()
-
-    def send_many(self, envelopes: Iterable[Envelope]) -> Acks:
-        """Send all and return at once; the caller waits later, so it can send the next batch meanwhile."""
-        return self.send_records(to_record(envelope) for envelope in envelopes)
+        return self.send_records(to_record(envelope) for envelope in envelopes).wait()
 
     def send_records(self, records: Iterable[Record]) -> Acks:
-        """:meth:`send_many` for records already in Kafka's form (key, value, headers)."""
+        """Send records (key, value, headers) and return at once; the caller waits on the acks later, so it
+        can send the next chunk meanwhile."""
         producer = self._get()
         try:
             futures = [producer.send(self._topic, key=key, value=value, headers=headers)

@@ -32,7 +32,7 @@ class Consumed:
     envelope: Envelope
 
 
-# What crosses to the sink process: plain tuples pickle several times faster than dataclasses.
+# What crosses to the normalising process: plain tuples pickle several times faster than dataclasses.
 RawRecord = tuple[str, int, int, bytes, Any]  # topic, partition, offset, value, headers
 
 

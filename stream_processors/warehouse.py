@@ -48,8 +48,8 @@ def default_config() -> PillarConfig:
 class PreparedBatch:
     """A batch after the CPU work (delivery rows, normalised facts) and before any Postgres work.
 
-    Preparing touches no connection and is pure, so a worker may prepare the next batch in a thread
-    while the current one is being written (psycopg2 releases the GIL while it waits for the server).
+    Preparing touches no connection and is pure, so the worker prepares the next batch in its normalising
+    process (``prepare_process.py``) while the current one is being written.
     """
 
     deliveries: list[tuple[Any, ...]]
@@ -145,15 +145,11 @@ def _utc_day(moment: datetime) -> date:
 
 
 class PostgresSink:
-    """Holds one connection; a lost connection is dropped and reopened on the next batch."""
+    """Writes prepared batches over one connection; a lost connection is dropped and reopened on the next."""
 
-    def __init__(self, dsn: str, config: PillarConfig | None = None) -> None:
+    def __init__(self, dsn: str) -> None:
         self._dsn = dsn
-        self._config = config
         self._conn: psycopg2.extensions.connection | None = None
-
-    def write(self, records: Sequence[Consumed]) -> None:
-        self.write_prepared(prepare(records, self._config))
 
     def write_prepared(self, batch: PreparedBatch) -> None:
         try:
