@@ -22,6 +22,7 @@ from pillarstream.errors import PillarstreamError
 from pillarstream.settings import Settings
 from stream_processors.archive_store import open_store
 from stream_processors.archiver import RawRecord, archive_batch, decode
+from stream_processors.message_drain import use_lean_drain
 from stream_processors.prepare_process import PreparerProcess
 from stream_processors.warehouse import PostgresSink
 
@@ -77,6 +78,7 @@ def create_app(settings: Settings, role: str) -> faust.App:
         consumer_max_fetch_size=32 * 2**20,
         producer_acks=-1,
     )
+    use_lean_drain(app)
     topic = app.topic(settings.raw_topic, key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw")
     write: Callable[[list[RawRecord]], Awaitable[None]]

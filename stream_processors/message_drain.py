@@ -1,0 +1,104 @@
+"""Faust's Kafka consumer, with the per-message race against a flow stop paid only when a message waits.
+
+Faust's fetcher hands every message to the conductor inside ``wait_first(callback, suspend_flow)``, so that a
+rebalance can interrupt a callback blocked on a full stream buffer. That costs four tasks and an
+``asyncio.wait`` per message, about a third of the worker's event loop at full speed. Nearly every callback
+finishes without waiting at all, so this consumer first runs it directly and, only if it does wait, races
+the rest of it against the flow stop exactly as Faust does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Generator
+from typing import Any
+
+from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode import ServiceT
+
+# Faust's fetcher also yields to the loop every hundred messages, so a large fetch does not starve it.
+YIELD_EVERY = 100
+
+
+class _Remainder:
+    """The rest of a coroutine that already ran up to its first wait, as an awaitable a task can drive."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
+        self._coro, self._waiting_on = coro, waiting_on
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, waiting_on = self._coro, self._waiting_on
+        while True:
+            try:
+                sent = yield waiting_on
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # noqa: BLE001 - cancellation included: handed on to the coroutine
+                try:
+                    waiting_on = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    waiting_on = coro.send(sent)
+                except StopIteration as done:
+                    return done.value
+
+
+class LeanDrainConsumer(faust_aiokafka.Consumer):
+    async def deliver(self, message: Any) -> None:
+        pending = self.callback(message)
+        if not isinstance(pending, Coroutine):  # not Faust's conductor: no shortcut, race it as Faust does
+            await self.wait_first(pending, self.suspend_flow.wait())
+            return
+        try:
+            waiting_on = pending.send(None)
+        except StopIteration:
+            return
+        await self.wait_first(_Remainder(pending, waiting_on), self.suspend_flow.wait())
+
+    async def _drain_messages(self, fetcher: ServiceT) -> None:
+        # Faust's loop (faust/transport/consumer.py), with ``deliver`` for its per-message ``wait_first``.
+        read_offset = self._read_offset
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        since_yield = 0
+        try:
+            while not (self._stopped.is_set() or fetcher._stopped.is_set()):  # type: ignore[attr-defined]
+                self.diag.set_flag(CONSUMER_FETCHING)
+                messages = self.getmany(timeout=1.0)
+                await self.sleep(0)
+                if not self.should_stop:
+                    async for tp, message in messages:
+                        since_yield += 1
+                        if since_yield > YIELD_EVERY:
+                            await asyncio.sleep(0)
+                            since_yield = 0
+                        offset, last = message.offset, read_offset[tp]
+                        if last is not None and offset < last:
+                            continue  # older than what was read already: Faust drops these too
+                        if last and offset - last > 1 and acks_enabled_for(message.topic):
+                            await self._add_gap(tp, last + 1, offset)
+                        if self._commit_every is not None and self._n_acked >= self._commit_every:
+                            self._n_acked = 0
+                            await self.commit()
+                        await self.deliver(message)
+                        read_offset[tp] = offset
+                self.diag.unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if not self.transport.app.should_stop:
+                raise
+        except asyncio.CancelledError:
+            if not self.transport.app.should_stop:
+                raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            self.diag.unset_flag(CONSUMER_FETCHING)
+
+
+def use_lean_drain(app: Any) -> None:
+    """Make the app's Kafka transport build a :class:`LeanDrainConsumer` (call before the app starts)."""
+    app.transport.Consumer = LeanDrainConsumer
