@@ -33,8 +33,8 @@ MAX_BACKOFF_S = 10.0
 IN_FLIGHT = 2
 
 
-async def write_until_done(write: Callable[[], Any], what: str) -> None:
-    """Run a blocking write in a thread; retry retriable failures with capped backoff, forever.
+async def write_until_done(attempt: Callable[[], Awaitable[Any]], what: str) -> Any:
+    """Await ``attempt()``; retry retriable failures with capped backoff, forever. Returns its result.
 
     While a sink is down the stream stops after ``IN_FLIGHT`` batches, so nothing is skipped; a non-retriable error
     propagates and stops the worker loudly instead of committing past lost data.
@@ -42,8 +42,7 @@ async def write_until_done(write: Callable[[], Any], what: str) -> None:
     delay = 0.2
     while True:
         try:
-            await asyncio.to_thread(write)
-            return
+            return await attempt()
         except PillarstreamError as exc:
             if not exc.retriable:
                 raise
@@ -87,17 +86,17 @@ def create_app(settings: Settings, role: str) -> faust.App:
 
         async def write(records: list[RawRecord]) -> None:
             batch = decode(records)
-            await write_until_done(lambda: archive_batch(store, batch), "archive")
+            await write_until_done(lambda: asyncio.to_thread(archive_batch, store, batch), "archive")
     else:
         # Loaded (and validated) at start-up, so a bad file stops the worker before it consumes anything.
         config = load_pillar_config(settings.pillars_config)
-        preparer, sink = PreparerProcess(config), PostgresSink(settings.dsn())
+        preparer, sink = PreparerProcess(config, settings.dsn()), PostgresSink(settings.dsn())
         one_writer = asyncio.Lock()  # batches are prepared side by side but written one at a time, in order
 
         async def write(records: list[RawRecord]) -> None:
-            prepared = await preparer.prepare(records)
+            prepared = await write_until_done(lambda: preparer.prepare(records), "warehouse")
             async with one_writer:
-                await write_until_done(lambda: sink.write_prepared(prepared), "warehouse")
+                await write_until_done(lambda: asyncio.to_thread(sink.write_prepared, prepared), "warehouse")
 
     @app.agent(topic, name=role, concurrency=1)
     async def process(stream: faust.StreamT[bytes]) -> None:

@@ -20,8 +20,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from psycopg2.extras import execute_values
-
 from pillarstream.normalise import rows as r
 from pillarstream.normalise.rows import Facts
 
@@ -114,12 +112,25 @@ def merge_rows(spec: TableSpec, rows: Iterable[tuple[Any, ...]]) -> list[tuple[A
     return list(merged.values())
 
 
-def write_facts(cur: Any, facts: Facts) -> None:
-    """Upsert every non-empty table of ``facts`` (one statement per table)."""
+def render_upserts(quoting: Any, facts: Facts) -> list[bytes]:
+    """One upsert per non-empty table of ``facts`` (in pages), rendered with ``quoting``'s connection."""
     queries = named_queries("facts.sql")
-    for name, rows in facts.tables().items():
-        spec = TABLES_BY_NAME[name]
-        execute_values(cur, queries[f"upsert_{name}"], merge_rows(spec, rows), page_size=1000)
+    return [statement for name, rows in facts.tables().items()
+            for statement in render_values(quoting, queries[f"upsert_{name}"], merge_rows(TABLES_BY_NAME[name], rows))]
+
+
+def render_values(quoting: Any, sql: str, rows: Sequence[tuple[Any, ...]], page_size: int = 1000) -> list[bytes]:
+    """``sql`` with its one ``VALUES %s`` filled, a statement per page of rows: what psycopg2's
+    ``execute_values`` would send, rendered ahead so the writer's process only sends it."""
+    if not rows:
+        return []
+    head, _, tail = sql.encode().partition(b"%s")
+    if not _ or b"%" in head + tail:
+        raise ValueError("the statement needs exactly one %s placeholder, and no other %")
+    template = "(" + ",".join(["%s"] * len(rows[0])) + ")"
+    mogrify = quoting.mogrify
+    return [head + b",".join([mogrify(template, row) for row in rows[start:start + page_size]]) + tail
+            for start in range(0, len(rows), page_size)]
 
 
 def keys(facts: Facts, table: str, *columns: str) -> list[Any] | tuple[list[Any], ...]:
