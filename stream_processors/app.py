@@ -29,8 +29,9 @@ from stream_processors.warehouse import PostgresSink
 log = logging.getLogger(__name__)
 ROLES = ("archiver", "warehouse")
 MAX_BACKOFF_S = 10.0
-# Batches between collected and written: one being written, one being normalised, one being collected.
-IN_FLIGHT = 2
+# Batches between collected and written: one being written, one being normalised, two queued for the
+# normalising process so it never waits for the next (2 -> 4 measured about 10% faster; runs vary by ±20%).
+IN_FLIGHT = 4
 
 
 async def write_until_done(attempt: Callable[[], Awaitable[Any]], what: str) -> Any:
@@ -75,6 +76,9 @@ def create_app(settings: Settings, role: str) -> faust.App:
         broker_commit_interval=1.0,
         broker_commit_every=settings.worker_batch_size,
         consumer_max_fetch_size=32 * 2**20,
+        # One fetch can hold a whole backlog (zstd packs webhook JSON about 70:1); taking at most a batch of
+        # records per poll keeps the rest compressed. Without it a 60k-event backlog held 1.2 GB, with it 350 MB.
+        broker_max_poll_records=settings.worker_batch_size,
         producer_acks=-1,
     )
     use_lean_drain(app)

@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pillarstream.config import load_pillar_config
 from devstack.process import free_port
+from pillarstream.config import load_pillar_config
 from pillarstream.envelope import from_payload, to_record
 from pillarstream.errors import WarehouseError
 from stream_processors import prepare_process
