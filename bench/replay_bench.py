@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.services import bench_services  # noqa: E402
 from bench.synthetic import envelopes  # noqa: E402
-from bench.warehouse_bench import count_rows  # noqa: E402
+from bench.warehouse_bench import RowCounter  # noqa: E402
 from devstack.postgres import WRITER  # noqa: E402
 from devstack.process import wait_until  # noqa: E402
 from devstack.stack import child_env, spawn_worker  # noqa: E402
@@ -55,14 +55,16 @@ def main() -> None:
         dsn = services.postgres.dsn(WRITER)
         env = child_env(kafka_bootstrap=services.kafka.bootstrap, raw_topic=topic, database_url=dsn,
                         consumer_group_prefix="replay-bench", log_level="WARNING")
+        count_rows = RowCounter(dsn)
         worker = spawn_worker(env, "warehouse", root / "worker.log")
         try:
-            wait_until(lambda: count_rows(dsn) > 0, timeout=120, what="first rows", child=worker)
-            first, t0 = count_rows(dsn), time.perf_counter()
-            wait_until(lambda: count_rows(dsn) >= args.events, timeout=900, what="all rows", child=worker)
+            wait_until(lambda: count_rows() > 0, timeout=120, what="first rows", child=worker)
+            first, t0 = count_rows(), time.perf_counter()
+            wait_until(lambda: count_rows() >= args.events, timeout=900, what="all rows", child=worker)
             worker_rate = (args.events - first) / (time.perf_counter() - t0)
         finally:
             worker.stop()
+            count_rows.close()
         print(f"replay archive → Kafka       {replay_rate:10,.0f} events/s   ({progress.records} records, "
               f"{progress.total_objects} objects)   target >= 10,000")
         print(f"warehouse worker → Postgres  {worker_rate:10,.0f} events/s")

@@ -37,12 +37,21 @@ from receiver.publisher import KafkaPublisher, ensure_topic  # noqa: E402
 SECRET = "bench-secret"
 
 
-def count_rows(dsn: str) -> int:
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM deliveries")
-        value = int(cur.fetchone()[0])
-    conn.close()
-    return value
+class RowCounter:
+    """Counts ``deliveries`` over one connection: a new connection per poll (a Postgres backend fork every
+    200 ms) would take CPU from the worker being measured."""
+
+    def __init__(self, dsn: str) -> None:
+        self._conn = psycopg2.connect(dsn)
+        self._conn.autocommit = True
+
+    def __call__(self) -> int:
+        with self._conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM deliveries")
+            return int(cur.fetchone()[0])
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 def raw_consume_rate(bootstrap: str, topic: str, total: int) -> float:
@@ -81,15 +90,17 @@ def throughput(services: LocalServices, root: Path, total: int, batch_size: int 
     env = child_env(kafka_bootstrap=services.kafka.bootstrap, raw_topic=topic, database_url=dsn,
                     consumer_group_prefix=f"bench-{uuid.uuid4().hex[:6]}", log_level="WARNING",
                     **({"worker_batch_size": str(batch_size)} if batch_size else {}))
-    base = count_rows(dsn)
+    count_rows = RowCounter(dsn)
+    base = count_rows()
     worker = spawn_worker(env, "warehouse", root / "warehouse.log")
     try:
-        wait_until(lambda: count_rows(dsn) > base, timeout=120, what="first rows", child=worker)
-        first, t0 = count_rows(dsn), time.perf_counter()
-        wait_until(lambda: count_rows(dsn) >= base + total, timeout=900, what="all rows", child=worker)
+        wait_until(lambda: count_rows() > base, timeout=120, what="first rows", child=worker)
+        first, t0 = count_rows(), time.perf_counter()
+        wait_until(lambda: count_rows() >= base + total, timeout=900, what="all rows", child=worker)
         rate = (base + total - first) / (time.perf_counter() - t0)
     finally:
         worker.stop()
+        count_rows.close()
     print(f"topic written with compression={compression}")
     passes = ", ".join(f"{r:,.0f}" for r in raw_passes)
     print(f"raw kafka-python consume     {raw:10,.0f} events/s   (median of {passes})")
