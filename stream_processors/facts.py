@@ -124,8 +124,8 @@ def render_values(quoting: Any, sql: str, rows: Sequence[tuple[Any, ...]], page_
     ``execute_values`` would send, rendered ahead so the writer's process only sends it."""
     if not rows:
         return []
-    head, _, tail = sql.encode().partition(b"%s")
-    if not _ or b"%" in head + tail:
+    head, placeholder, tail = sql.encode().partition(b"%s")
+    if not placeholder or b"%" in head + tail:
         raise ValueError("the statement needs exactly one %s placeholder, and no other %")
     template = "(" + ",".join(["%s"] * len(rows[0])) + ")"
     mogrify = quoting.mogrify

@@ -47,8 +47,8 @@ def default_config() -> PillarConfig:
 class PreparedBatch:
     """A batch after all its CPU work and before any Postgres round trip.
 
-    The inserts are rendered to SQL text here (psycopg2 quoting: about a third of a batch's time in
-    Postgres, and all of it Python), so the worker prepares the next batch in its normalising process
+    The inserts are rendered to SQL text here (psycopg2 quoting: about a third of a batch's write, and
+    all of it Python), so the worker prepares the next batch in its normalising process
     (``prepare_process.py``) while the current one is written, and the writer only sends statements.
     """
 
