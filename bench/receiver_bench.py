@@ -15,6 +15,7 @@ import shutil
 import sys
 import uuid
 from pathlib import Path
+from typing import get_args
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -23,6 +24,7 @@ from bench.loadgen import closed_loop, open_loop  # noqa: E402
 from devstack.kafka import KafkaBroker  # noqa: E402
 from devstack.process import Child, free_port, wait_until  # noqa: E402
 from devstack.stack import child_env, http_ok, spawn_receiver  # noqa: E402
+from pillarstream.settings import Compression  # noqa: E402
 from pillarstream.signature import sign  # noqa: E402
 from receiver.publisher import ensure_topic  # noqa: E402
 
@@ -78,7 +80,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--compression", default="zstd", choices=("zstd", "gzip", "none"),
+    parser.add_argument("--compression", default="zstd", choices=get_args(Compression),
                         help="PILLARSTREAM_KAFKA_COMPRESSION of the receiver (default: the setting's default)")
     args = parser.parse_args()
     root = REPO / ".local" / f"bench-{uuid.uuid4().hex[:8]}"

@@ -10,7 +10,6 @@ An archive of N real-shaped deliveries is written (file:// store, the archiver's
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import uuid
@@ -26,6 +25,7 @@ from bench.warehouse_bench import RowCounter  # noqa: E402
 from devstack.postgres import WRITER  # noqa: E402
 from devstack.process import wait_until  # noqa: E402
 from devstack.stack import child_env, spawn_worker  # noqa: E402
+from pillarstream.cli import REPLAY_PROCESSES  # noqa: E402
 from receiver.publisher import KafkaPublisher, ensure_topic  # noqa: E402
 from stream_processors.archive_store import FileStore  # noqa: E402
 from stream_processors.archiver import Consumed, archive_batch  # noqa: E402
@@ -35,7 +35,7 @@ from stream_processors.replay import Selection, replay  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=30_000)
-    parser.add_argument("--processes", type=int, default=min(4, (os.cpu_count() or 1) + 1),
+    parser.add_argument("--processes", type=int, default=REPLAY_PROCESSES,
                         help="as `pillarstream replay --processes` (default: the same)")
     args = parser.parse_args()
     with bench_services("bench-replay", topic="unused", partitions=1) as (root, services):

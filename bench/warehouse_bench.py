@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import get_args
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -31,6 +32,7 @@ from bench.synthetic import envelopes, synthetic  # noqa: E402
 from devstack.postgres import WRITER  # noqa: E402
 from devstack.process import free_port, wait_until  # noqa: E402
 from devstack.stack import LocalServices, child_env, http_ok, spawn_receiver, spawn_worker  # noqa: E402
+from pillarstream.settings import Compression  # noqa: E402
 from pillarstream.signature import sign  # noqa: E402
 from receiver.publisher import KafkaPublisher, ensure_topic  # noqa: E402
 
@@ -174,7 +176,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--compression", default="zstd", choices=("zstd", "gzip", "none"),
+    parser.add_argument("--compression", default="zstd", choices=get_args(Compression),
                         help="how the topic is written (default: the receiver's default, zstd)")
     parser.add_argument("--batch-size", type=int, help="PILLARSTREAM_WORKER_BATCH_SIZE (default: the setting's)")
     args = parser.parse_args()

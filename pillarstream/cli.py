@@ -17,6 +17,9 @@ from functools import partial
 from pillarstream.errors import ConfigError, PillarstreamError
 from pillarstream.settings import Settings, load_settings
 
+# One more than the cores measured best on 2 (bench/replay_bench.py): each process waits on acks too.
+REPLAY_PROCESSES = min(4, (os.cpu_count() or 1) + 1)
+
 
 def _receiver(args: argparse.Namespace, settings: Settings) -> int:
     from receiver.publisher import ensure_topic
@@ -132,8 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event", help="only this event type")
     p.add_argument("--source", choices=("webhook", "api"), help="only this archive source")
     p.add_argument("--verify", action="store_true", help="compare archive and warehouse delivery ids instead")
-    # One more than the cores measured best on 2 (bench/replay_bench.py): each process waits on acks too.
-    p.add_argument("--processes", type=_positive, default=min(4, (os.cpu_count() or 1) + 1),
+    p.add_argument("--processes", type=_positive, default=REPLAY_PROCESSES,
                    help="publishing processes, each with a share of the objects (default: cores + 1, at most 4)")
     p.set_defaults(handler=_replay)
 

@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pillarstream.errors import ConfigError
 
+Compression = Literal["zstd", "gzip", "none"]  # of produced record batches
+
 ENV_PREFIX = "PILLARSTREAM_"
 MB = 1024 * 1024
 
@@ -34,7 +36,7 @@ class Settings(BaseSettings):
     webhook_secret_file: Path | None = None
     max_body_bytes: int = Field(25 * MB, ge=1024, le=100 * MB)
     publish_timeout_seconds: float = Field(5.0, gt=0, le=9.0)
-    kafka_compression: Literal["zstd", "gzip", "none"] = Field(
+    kafka_compression: Compression = Field(
         "zstd", description="Compression of produced record batches (webhook JSON shrinks about 70:1 with zstd).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"

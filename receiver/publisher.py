@@ -9,7 +9,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, Literal, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -17,11 +17,9 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from pillarstream.envelope import Envelope, Record, to_record
 from pillarstream.errors import PublishError
+from pillarstream.settings import Compression
 
 log = logging.getLogger(__name__)
-
-
-Compression = Literal["zstd", "gzip", "none"]
 
 
 class Acks(Protocol):
