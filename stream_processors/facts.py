@@ -20,6 +20,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
+
 from pillarstream.normalise import rows as r
 from pillarstream.normalise.rows import Facts
 
@@ -113,24 +115,24 @@ def merge_rows(spec: TableSpec, rows: Iterable[tuple[Any, ...]]) -> list[tuple[A
 
 
 def render_upserts(quoting: Any, facts: Facts) -> list[bytes]:
-    """One upsert per non-empty table of ``facts`` (in pages), rendered with ``quoting``'s connection."""
+    """One upsert per non-empty table of ``facts``, rendered with ``quoting``'s connection."""
     queries = named_queries("facts.sql")
-    return [statement for name, rows in facts.tables().items()
-            for statement in render_values(quoting, queries[f"upsert_{name}"], merge_rows(TABLES_BY_NAME[name], rows))]
+    return [render_rows(quoting, queries[f"upsert_{name}"], TABLES_BY_NAME[name].columns,
+                        merge_rows(TABLES_BY_NAME[name], rows))
+            for name, rows in facts.tables().items()]
 
 
-def render_values(quoting: Any, sql: str, rows: Sequence[tuple[Any, ...]], page_size: int = 1000) -> list[bytes]:
-    """``sql`` with its one ``VALUES %s`` filled, a statement per page of rows: what psycopg2's
-    ``execute_values`` would send, rendered ahead so the writer's process only sends it."""
-    if not rows:
-        return []
-    head, placeholder, tail = sql.encode().partition(b"%s")
-    if not placeholder or b"%" in head + tail:
-        raise ValueError("the statement needs exactly one %s placeholder, and no other %")
-    template = "(" + ",".join(["%s"] * len(rows[0])) + ")"
-    mogrify = quoting.mogrify
-    return [head + b",".join([mogrify(template, row) for row in rows[start:start + page_size]]) + tail
-            for start in range(0, len(rows), page_size)]
+def render_rows(quoting: Any, sql: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    """``sql`` with its one ``%s`` bound to ``rows`` as a JSON array of objects keyed by ``columns``, which
+    the statement expands with ``json_populate_recordset``.
+
+    Why not ``VALUES``: psycopg2 adapts and quotes every value one by one in Python (a third of a batch's
+    CPU), and Postgres parses a 1000-row ``VALUES`` list more slowly than the same rows as JSON. orjson
+    writes the document in C and the statement has a single literal to quote. The types carry over
+    exactly: ISO 8601 times, booleans, integers, text, NULL.
+    """
+    document = orjson.dumps([dict(zip(columns, row, strict=True)) for row in rows])
+    return quoting.mogrify(sql, (document.decode(),))
 
 
 def keys(facts: Facts, table: str, *columns: str) -> list[Any] | tuple[list[Any], ...]:

@@ -24,15 +24,16 @@ from pillarstream.config import PillarConfig, load_pillar_config
 from pillarstream.errors import WarehouseError
 from pillarstream.normalise import Facts, PayloadError, normalise
 from stream_processors.archiver import Consumed
-from stream_processors.facts import keys, named_queries, render_upserts, render_values
+from stream_processors.facts import keys, named_queries, render_rows, render_upserts
 
 log = logging.getLogger(__name__)
 Bucket = tuple[date, int]
 
-_INSERT_DELIVERIES = """
-    INSERT INTO deliveries (delivery_id, event, action, source, received_at, org, repo_id, repo_full_name,
-                            hook_id, payload_bytes, kafka_partition, kafka_offset)
-    VALUES %s
+_DELIVERY_COLUMNS = ("delivery_id", "event", "action", "source", "received_at", "org", "repo_id", "repo_full_name",
+                     "hook_id", "payload_bytes", "kafka_partition", "kafka_offset")
+_INSERT_DELIVERIES = f"""
+    INSERT INTO deliveries ({", ".join(_DELIVERY_COLUMNS)})
+    SELECT {", ".join(_DELIVERY_COLUMNS)} FROM json_populate_recordset(NULL::deliveries, %s)
     ON CONFLICT (delivery_id) DO NOTHING
 """
 
@@ -47,13 +48,12 @@ def default_config() -> PillarConfig:
 class PreparedBatch:
     """A batch after all its CPU work and before any Postgres round trip.
 
-    The inserts are rendered to SQL text here (psycopg2 quoting: about a third of a batch's write, and
-    all of it Python), so the worker prepares the next batch in its normalising process
-    (``prepare_process.py``) while the current one is written, and the writer only sends statements.
+    The inserts are rendered to SQL text here, so the worker prepares the next batch in its normalising
+    process (``prepare_process.py``) while the current one is written, and the writer only sends statements.
     """
 
-    deliveries: list[bytes]  # the delivery-log insert, in pages
-    facts: list[bytes]  # one upsert per fact table, in pages
+    deliveries: bytes  # the delivery-log insert
+    facts: list[bytes]  # one upsert per non-empty fact table
     touch: dict[str, list[Any]]  # keys that find the (day, repository) buckets the facts leave or enter
     known_buckets: list[Bucket]  # buckets the facts name themselves (pushes, deployment statuses)
 
@@ -74,14 +74,13 @@ def prepare(records: Sequence[Consumed], quoting: psycopg2.extensions.cursor,
     facts = normalise_batch(firsts, config or default_config())
     known = {(_utc_day(p.pushed_at), p.repo_id) for p in facts.pushes}
     known |= {(_utc_day(s.created_at), s.repo_id) for s in facts.deployment_statuses}
-    return PreparedBatch(render_values(quoting, _INSERT_DELIVERIES, list(rows.values())),
+    return PreparedBatch(render_rows(quoting, _INSERT_DELIVERIES, _DELIVERY_COLUMNS, list(rows.values())),
                          render_upserts(quoting, facts), _touch_params(facts), sorted(known))
 
 
 def write_prepared(cur: psycopg2.extensions.cursor, batch: PreparedBatch) -> None:
     """Everything one prepared batch changes, inside the caller's transaction."""
-    for statement in batch.deliveries:
-        cur.execute(statement)
+    cur.execute(batch.deliveries)
     if batch.facts:
         write_facts_and_buckets(cur, batch)
 

@@ -1,10 +1,11 @@
 """Typed fact rows, one NamedTuple per warehouse table; field order is the table's column order.
 
-NamedTuples because the Postgres writer hands them straight to ``execute_values`` as tuples, with no
-per-row conversion. Times are timezone-aware UTC datetimes. ``version`` columns are sortable strings
-(see :mod:`pillarstream.normalise.version`): of two snapshots of one entity the greater version wins,
-whatever order they arrive in. ``*_is_bot``, ``is_production`` and ``is_incident`` are derived from the
-pillar configuration and left out of the version hash, so a replay after a config change re-derives them.
+NamedTuples because they are cheap to build by the thousand and the writer zips them with the column
+names as they are (``stream_processors/facts.py``). Times are timezone-aware UTC datetimes. ``version``
+columns are sortable strings (see :mod:`pillarstream.normalise.version`): of two snapshots of one entity
+the greater version wins, whatever order they arrive in. ``*_is_bot``, ``is_production`` and
+``is_incident`` are derived from the pillar configuration and left out of the version hash, so a replay
+after a config change re-derives them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
--- Upserts of normalised facts, one per table, run through psycopg2's execute_values (VALUES %s).
+-- Upserts of normalised facts, one per table. Each takes its batch's rows as one parameter, a JSON array of
+-- objects keyed by column (stream_processors/facts.py render_rows).
 -- Merge rules are explained in stream_processors/facts.py; keep the Python mirror in step.
 -- versioned: the stored row is replaced by one whose version is >= its own.
 -- greatest:  columns merge with GREATEST (LEAST for first-seen times); text compares in "C" order
@@ -6,7 +7,8 @@
 
 -- name: upsert_repositories
 INSERT INTO repositories AS t (repo_id, org, full_name, name, owner_login, language, default_branch, private, archived, fork, visibility, created_at, updated_at, deleted, version)
-VALUES %s
+SELECT repo_id, org, full_name, name, owner_login, language, default_branch, private, archived, fork, visibility, created_at, updated_at, deleted, version
+FROM json_populate_recordset(NULL::repositories, %s)
 ON CONFLICT (repo_id) DO UPDATE SET
     org = excluded.org,
     full_name = excluded.full_name,
@@ -26,7 +28,8 @@ WHERE excluded.version >= t.version;
 
 -- name: upsert_commits
 INSERT INTO commits AS t (repo_id, sha, org, committed_at, author_name, author_email, author_login, author_key, author_is_bot, message_headline, first_default_push_at)
-VALUES %s
+SELECT repo_id, sha, org, committed_at, author_name, author_email, author_login, author_key, author_is_bot, message_headline, first_default_push_at
+FROM json_populate_recordset(NULL::commits, %s)
 ON CONFLICT (repo_id, sha) DO UPDATE SET
     org = GREATEST(t.org COLLATE "C", excluded.org),
     committed_at = GREATEST(t.committed_at, excluded.committed_at),
@@ -40,7 +43,8 @@ ON CONFLICT (repo_id, sha) DO UPDATE SET
 
 -- name: upsert_pushes
 INSERT INTO pushes AS t (repo_id, ref, before_sha, after_sha, org, pushed_at, pusher_login, pusher_is_bot, to_default_branch, created, deleted, forced, commit_count)
-VALUES %s
+SELECT repo_id, ref, before_sha, after_sha, org, pushed_at, pusher_login, pusher_is_bot, to_default_branch, created, deleted, forced, commit_count
+FROM json_populate_recordset(NULL::pushes, %s)
 ON CONFLICT (repo_id, ref, before_sha, after_sha) DO UPDATE SET
     org = GREATEST(t.org COLLATE "C", excluded.org),
     pushed_at = GREATEST(t.pushed_at, excluded.pushed_at),
@@ -54,7 +58,8 @@ ON CONFLICT (repo_id, ref, before_sha, after_sha) DO UPDATE SET
 
 -- name: upsert_pull_requests
 INSERT INTO pull_requests AS t (pr_id, repo_id, org, number, title, html_url, author_login, author_is_bot, state, draft, merged, created_at, updated_at, closed_at, merged_at, merged_by_login, base_ref, head_ref, head_sha, merge_commit_sha, additions, deletions, changed_files, commits, version)
-VALUES %s
+SELECT pr_id, repo_id, org, number, title, html_url, author_login, author_is_bot, state, draft, merged, created_at, updated_at, closed_at, merged_at, merged_by_login, base_ref, head_ref, head_sha, merge_commit_sha, additions, deletions, changed_files, commits, version
+FROM json_populate_recordset(NULL::pull_requests, %s)
 ON CONFLICT (pr_id) DO UPDATE SET
     repo_id = excluded.repo_id,
     org = excluded.org,
@@ -84,7 +89,8 @@ WHERE excluded.version >= t.version;
 
 -- name: upsert_pull_request_events
 INSERT INTO pull_request_events AS t (pr_id, action, occurred_at, repo_id, org, actor_login, actor_is_bot, draft)
-VALUES %s
+SELECT pr_id, action, occurred_at, repo_id, org, actor_login, actor_is_bot, draft
+FROM json_populate_recordset(NULL::pull_request_events, %s)
 ON CONFLICT (pr_id, action, occurred_at) DO UPDATE SET
     repo_id = GREATEST(t.repo_id, excluded.repo_id),
     org = GREATEST(t.org COLLATE "C", excluded.org),
@@ -94,7 +100,8 @@ ON CONFLICT (pr_id, action, occurred_at) DO UPDATE SET
 
 -- name: upsert_pull_request_reviews
 INSERT INTO pull_request_reviews AS t (review_id, pr_id, repo_id, org, reviewer_login, reviewer_is_bot, pr_author_login, state, submitted_at, commit_id, dismissed)
-VALUES %s
+SELECT review_id, pr_id, repo_id, org, reviewer_login, reviewer_is_bot, pr_author_login, state, submitted_at, commit_id, dismissed
+FROM json_populate_recordset(NULL::pull_request_reviews, %s)
 ON CONFLICT (review_id) DO UPDATE SET
     pr_id = GREATEST(t.pr_id, excluded.pr_id),
     repo_id = GREATEST(t.repo_id, excluded.repo_id),
@@ -109,7 +116,8 @@ ON CONFLICT (review_id) DO UPDATE SET
 
 -- name: upsert_check_suites
 INSERT INTO check_suites AS t (check_suite_id, repo_id, org, head_sha, head_branch, status, conclusion, app_slug, created_at, updated_at, version)
-VALUES %s
+SELECT check_suite_id, repo_id, org, head_sha, head_branch, status, conclusion, app_slug, created_at, updated_at, version
+FROM json_populate_recordset(NULL::check_suites, %s)
 ON CONFLICT (check_suite_id) DO UPDATE SET
     repo_id = excluded.repo_id,
     org = excluded.org,
@@ -125,7 +133,8 @@ WHERE excluded.version >= t.version;
 
 -- name: upsert_check_runs
 INSERT INTO check_runs AS t (check_run_id, repo_id, org, check_suite_id, name, head_sha, status, conclusion, started_at, completed_at, app_slug, html_url, version)
-VALUES %s
+SELECT check_run_id, repo_id, org, check_suite_id, name, head_sha, status, conclusion, started_at, completed_at, app_slug, html_url, version
+FROM json_populate_recordset(NULL::check_runs, %s)
 ON CONFLICT (check_run_id) DO UPDATE SET
     repo_id = excluded.repo_id,
     org = excluded.org,
@@ -143,7 +152,8 @@ WHERE excluded.version >= t.version;
 
 -- name: upsert_workflow_runs
 INSERT INTO workflow_runs AS t (run_id, repo_id, org, workflow_id, name, event, head_branch, head_sha, status, conclusion, run_number, run_attempt, created_at, run_started_at, updated_at, completed_at, actor_login, actor_is_bot, html_url, version)
-VALUES %s
+SELECT run_id, repo_id, org, workflow_id, name, event, head_branch, head_sha, status, conclusion, run_number, run_attempt, created_at, run_started_at, updated_at, completed_at, actor_login, actor_is_bot, html_url, version
+FROM json_populate_recordset(NULL::workflow_runs, %s)
 ON CONFLICT (run_id) DO UPDATE SET
     repo_id = excluded.repo_id,
     org = excluded.org,
@@ -168,7 +178,8 @@ WHERE excluded.version >= t.version;
 
 -- name: upsert_workflow_jobs
 INSERT INTO workflow_jobs AS t (job_id, run_id, run_attempt, repo_id, org, name, workflow_name, head_sha, head_branch, status, conclusion, created_at, started_at, completed_at, runner_name, labels, version)
-VALUES %s
+SELECT job_id, run_id, run_attempt, repo_id, org, name, workflow_name, head_sha, head_branch, status, conclusion, created_at, started_at, completed_at, runner_name, labels, version
+FROM json_populate_recordset(NULL::workflow_jobs, %s)
 ON CONFLICT (job_id) DO UPDATE SET
     run_id = excluded.run_id,
     run_attempt = excluded.run_attempt,
@@ -190,7 +201,8 @@ WHERE excluded.version >= t.version;
 
 -- name: upsert_deployments
 INSERT INTO deployments AS t (deployment_id, repo_id, org, sha, ref, task, environment, is_production, creator_login, creator_is_bot, created_at, updated_at, version)
-VALUES %s
+SELECT deployment_id, repo_id, org, sha, ref, task, environment, is_production, creator_login, creator_is_bot, created_at, updated_at, version
+FROM json_populate_recordset(NULL::deployments, %s)
 ON CONFLICT (deployment_id) DO UPDATE SET
     repo_id = excluded.repo_id,
     org = excluded.org,
@@ -208,7 +220,8 @@ WHERE excluded.version >= t.version;
 
 -- name: upsert_deployment_statuses
 INSERT INTO deployment_statuses AS t (status_id, deployment_id, repo_id, org, state, environment, is_production, sha, created_at, creator_login, creator_is_bot)
-VALUES %s
+SELECT status_id, deployment_id, repo_id, org, state, environment, is_production, sha, created_at, creator_login, creator_is_bot
+FROM json_populate_recordset(NULL::deployment_statuses, %s)
 ON CONFLICT (status_id) DO UPDATE SET
     deployment_id = GREATEST(t.deployment_id, excluded.deployment_id),
     repo_id = GREATEST(t.repo_id, excluded.repo_id),
@@ -223,7 +236,8 @@ ON CONFLICT (status_id) DO UPDATE SET
 
 -- name: upsert_issues
 INSERT INTO issues AS t (issue_id, repo_id, org, number, title, state, author_login, author_is_bot, labels, is_incident, created_at, updated_at, closed_at, deleted, html_url, version)
-VALUES %s
+SELECT issue_id, repo_id, org, number, title, state, author_login, author_is_bot, labels, is_incident, created_at, updated_at, closed_at, deleted, html_url, version
+FROM json_populate_recordset(NULL::issues, %s)
 ON CONFLICT (issue_id) DO UPDATE SET
     repo_id = excluded.repo_id,
     org = excluded.org,
@@ -244,7 +258,8 @@ WHERE excluded.version >= t.version;
 
 -- name: upsert_releases
 INSERT INTO releases AS t (release_id, repo_id, org, tag_name, name, draft, prerelease, created_at, published_at, author_login, deleted, version)
-VALUES %s
+SELECT release_id, repo_id, org, tag_name, name, draft, prerelease, created_at, published_at, author_login, deleted, version
+FROM json_populate_recordset(NULL::releases, %s)
 ON CONFLICT (release_id) DO UPDATE SET
     repo_id = excluded.repo_id,
     org = excluded.org,
@@ -261,7 +276,8 @@ WHERE excluded.version >= t.version;
 
 -- name: upsert_ref_events
 INSERT INTO ref_events AS t (delivery_id, repo_id, org, ref_type, ref, action, actor_login, actor_is_bot, occurred_at)
-VALUES %s
+SELECT delivery_id, repo_id, org, ref_type, ref, action, actor_login, actor_is_bot, occurred_at
+FROM json_populate_recordset(NULL::ref_events, %s)
 ON CONFLICT (delivery_id) DO UPDATE SET
     repo_id = GREATEST(t.repo_id, excluded.repo_id),
     org = GREATEST(t.org COLLATE "C", excluded.org),
@@ -274,7 +290,8 @@ ON CONFLICT (delivery_id) DO UPDATE SET
 
 -- name: upsert_org_memberships
 INSERT INTO org_memberships AS t (org, user_login, user_id, role, state, is_bot, version)
-VALUES %s
+SELECT org, user_login, user_id, role, state, is_bot, version
+FROM json_populate_recordset(NULL::org_memberships, %s)
 ON CONFLICT (org, user_login) DO UPDATE SET
     user_id = excluded.user_id,
     role = excluded.role,
@@ -285,7 +302,8 @@ WHERE excluded.version >= t.version;
 
 -- name: upsert_teams
 INSERT INTO teams AS t (team_id, org, slug, name, privacy, parent_team_id, deleted, version)
-VALUES %s
+SELECT team_id, org, slug, name, privacy, parent_team_id, deleted, version
+FROM json_populate_recordset(NULL::teams, %s)
 ON CONFLICT (team_id) DO UPDATE SET
     org = excluded.org,
     slug = excluded.slug,
@@ -298,7 +316,8 @@ WHERE excluded.version >= t.version;
 
 -- name: upsert_team_memberships
 INSERT INTO team_memberships AS t (team_id, user_login, org, user_id, state, is_bot, version)
-VALUES %s
+SELECT team_id, user_login, org, user_id, state, is_bot, version
+FROM json_populate_recordset(NULL::team_memberships, %s)
 ON CONFLICT (team_id, user_login) DO UPDATE SET
     org = excluded.org,
     user_id = excluded.user_id,
@@ -309,7 +328,8 @@ WHERE excluded.version >= t.version;
 
 -- name: upsert_team_repositories
 INSERT INTO team_repositories AS t (team_id, repo_id, org, state, permission, version)
-VALUES %s
+SELECT team_id, repo_id, org, state, permission, version
+FROM json_populate_recordset(NULL::team_repositories, %s)
 ON CONFLICT (team_id, repo_id) DO UPDATE SET
     org = excluded.org,
     state = excluded.state,

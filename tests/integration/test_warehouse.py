@@ -10,7 +10,7 @@ import random
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,9 @@ from psycopg2 import errors, sql
 
 from pillarstream.config import PillarConfig
 from pillarstream.envelope import from_payload
+from pillarstream.normalise import rows
 from stream_processors.archiver import Consumed
+from stream_processors.facts import render_upserts
 from stream_processors.warehouse import recompute_buckets, write_batch
 from tests.scenario import D1, D2, D3, ORG, Scenario, build_scenario
 
@@ -314,6 +316,25 @@ def test_an_older_update_never_overwrites_a_newer_one(db, scenario):
         cur.execute("SELECT action FROM pull_request_events WHERE pr_id = 5004 ORDER BY occurred_at")
         assert [a for (a,) in cur.fetchall()] == ["opened", "closed", "reopened", "closed"]
     assert pillar_metrics(db.reader_dsn).get((D2, ORG, "acme/api", "prs_closed_unmerged")) is None
+
+
+def test_values_reach_postgres_exactly_as_normalised(db):
+    """Rows travel to Postgres as JSON (facts.render_rows): awkward text, NULLs, microseconds, time zones
+    and 64-bit ids must come back as the same Python values."""
+    when = datetime(2024, 2, 29, 23, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=-7)))
+    awkward = "O'Brien \\ \"quoted\" %s %% $1 \t tab\nnewline é 漢字 🚀 \u2028"
+    pr = rows.PullRequest(
+        pr_id=2**62 + 7, repo_id=1, org=awkward, number=1, title=awkward, html_url=None, author_login="a[bot]",
+        author_is_bot=True, state="open", draft=None, merged=False, created_at=when, updated_at=when,
+        closed_at=None, merged_at=None, merged_by_login=None, base_ref="", head_ref="x" * 5000, head_sha=None,
+        merge_commit_sha=None, additions=0, deletions=-1, changed_files=None, commits=2**31 - 1, version=awkward)
+    with cursor(db.writer_dsn) as cur:
+        for statement in render_upserts(cur, rows.Facts(pull_requests=[pr])):
+            cur.execute(statement)
+    with cursor(db.admin_dsn) as cur:
+        cur.execute(sql.SQL("SELECT {} FROM pull_requests").format(
+            sql.SQL(", ").join(map(sql.Identifier, pr._fields))))
+        assert [rows.PullRequest(*row) for row in cur.fetchall()] == [pr]
 
 
 # --- roles and schema -----------------------------------------------------------------------------

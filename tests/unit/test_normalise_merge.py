@@ -44,7 +44,9 @@ def test_every_fact_table_has_a_spec_a_table_and_an_upsert():
 @pytest.mark.parametrize("spec", TABLES, ids=lambda s: s.name)
 def test_upsert_sql_matches_the_merge_rule(spec):
     query = named_queries("facts.sql")[f"upsert_{spec.name}"]
-    assert f"INSERT INTO {spec.name} AS t ({', '.join(spec.columns)})" in query
+    columns = ", ".join(spec.columns)
+    assert f"INSERT INTO {spec.name} AS t ({columns})\nSELECT {columns}\n" in query
+    assert f"FROM json_populate_recordset(NULL::{spec.name}, %s)\nON CONFLICT" in query
     assert f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET" in query
     assignments = dict(re.findall(r"^\s+(\w+) = (.+?)[,;]?$", query, re.M))
     assert set(assignments) == set(spec.columns) - set(spec.key)
