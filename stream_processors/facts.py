@@ -132,7 +132,8 @@ def render_rows(quoting: Any, sql: str, columns: Sequence[str], rows: Sequence[S
     exactly: ISO 8601 times, booleans, integers, text, NULL.
     """
     document = orjson.dumps([dict(zip(columns, row, strict=True)) for row in rows])
-    return quoting.mogrify(sql, (document.decode(),))
+    statement: bytes = quoting.mogrify(sql, (document.decode(),))
+    return statement
 
 
 def keys(facts: Facts, table: str, *columns: str) -> list[Any] | tuple[list[Any], ...]:

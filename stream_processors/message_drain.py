@@ -1,16 +1,23 @@
-"""Faust's Kafka consumer, with the per-message race against a flow stop paid only when a message waits.
+"""Faust's Kafka consumer, with a fetch loop that spends less per message and never idles on a full buffer.
 
-Faust's fetcher hands every message to the conductor inside ``wait_first(callback, suspend_flow)``, so
-that a rebalance can interrupt a callback blocked on a full stream buffer. That costs four tasks and an
-``asyncio.wait`` per message: a quarter of the worker's event-loop time at full speed (py-spy). Nearly
-every callback finishes without waiting at all, so this consumer first runs it directly and, only if it
-does wait, races the rest of it against the flow stop exactly as Faust does.
+1. Faust's fetcher hands every message to the conductor inside ``wait_first(callback, suspend_flow)``,
+   so that a rebalance can interrupt a callback blocked on a full stream buffer. That costs four tasks
+   and an ``asyncio.wait`` per message: a quarter of the worker's event-loop time at full speed (py-spy).
+   Nearly every callback finishes without waiting at all, so this consumer first runs it directly and,
+   only if it does wait, races the rest of it against the flow stop exactly as Faust does.
+2. While the worker is busy writing, stream buffers fill and Faust leaves their partitions out of the
+   fetch until they drain to half. It then fetches the others with a one-second timeout, and when a
+   fetch finds nothing (a partition at its end) it waits out that second however soon a buffer drains;
+   with every partition left out it sleeps a whole second. Under a backlog those seconds left both
+   cores idle for about a third of the run. This one looks again every 50 ms while a buffer is full,
+   and wakes at once when a buffer drains.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Generator
+from contextlib import suppress
 from typing import Any
 
 from faust.transport.consumer import CONSUMER_FETCHING
@@ -19,6 +26,9 @@ from mode import ServiceT
 
 # Faust's fetcher also yields to the loop every hundred messages, so a large fetch does not starve it.
 YIELD_EVERY = 100
+FETCH_TIMEOUT_S = 1.0  # Faust's: how long a fetch waits for records before the loop goes round
+BUFFER_FULL_FETCH_TIMEOUT_S = 0.05  # the same while some partition is left out for a full buffer
+PAUSED_WAIT_S = 1.0  # how long to wait for a buffer to drain when every partition is left out
 
 
 class _Remainder:
@@ -48,6 +58,26 @@ class _Remainder:
 
 
 class LeanDrainConsumer(faust_aiokafka.Consumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._buffer_drained = asyncio.Event()
+
+    def on_buffer_drop(self, tp: Any) -> None:
+        super().on_buffer_drop(tp)
+        self._buffer_drained.set()
+
+    async def until_fetchable(self) -> None:
+        """Return once some partition may be fetched: at once, when a stream buffer drains, or after
+        ``PAUSED_WAIT_S`` (partitions also pause for other reasons, such as a rebalance)."""
+        self._buffer_drained.clear()
+        if self.app.client_only or self._get_active_partitions():
+            return
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._buffer_drained.wait(), PAUSED_WAIT_S)
+
+    def fetch_timeout(self) -> float:
+        return BUFFER_FULL_FETCH_TIMEOUT_S if self._buffered_partitions else FETCH_TIMEOUT_S
+
     async def deliver(self, message: Any) -> None:
         pending = self.callback(message)
         if not isinstance(pending, Coroutine):  # not Faust's conductor: no shortcut, race it as Faust does
@@ -60,14 +90,16 @@ class LeanDrainConsumer(faust_aiokafka.Consumer):
         await self.wait_first(_Remainder(pending, waiting_on), self.suspend_flow.wait())
 
     async def _drain_messages(self, fetcher: ServiceT) -> None:
-        # Faust's loop (faust/transport/consumer.py), with ``deliver`` for its per-message ``wait_first``.
+        # Faust's loop (faust/transport/consumer.py), with ``deliver`` for its per-message ``wait_first``
+        # and the full-buffer waits of the module's docstring (``until_fetchable``, ``fetch_timeout``).
         read_offset = self._read_offset
         acks_enabled_for = self.app.topics.acks_enabled_for
         since_yield = 0
         try:
             while not (self._stopped.is_set() or fetcher._stopped.is_set()):  # type: ignore[attr-defined]
+                await self.until_fetchable()
                 self.diag.set_flag(CONSUMER_FETCHING)
-                messages = self.getmany(timeout=1.0)
+                messages = self.getmany(timeout=self.fetch_timeout())
                 await self.sleep(0)
                 if not self.should_stop:
                     async for tp, message in messages:

@@ -1,14 +1,19 @@
 """The consumer's delivery shortcut: a callback that never waits runs inline; one that waits is raced
-against a flow stop exactly as Faust does, and what happens to it then reaches the callback itself."""
+against a flow stop exactly as Faust does, and what happens to it then reaches the callback itself.
+And its fetcher, paused by full stream buffers, wakes when one drains."""
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
+from faust.types import TP
 from mode import Service
 
+from stream_processors import message_drain
 from stream_processors.message_drain import LeanDrainConsumer, _Remainder
 
 pytestmark = pytest.mark.unit
+TP0 = TP("raw", 0)
 
 
 class Delivering(Service):
@@ -109,3 +114,45 @@ def test_the_remainder_returns_the_coroutine_value_and_passes_sent_values_on():
         return await _Remainder(coro, waiting_on)
 
     assert asyncio.run(main()) == 21
+
+
+def paused_consumer(tp):
+    """A LeanDrainConsumer with only the state Faust's flow control uses: one partition, its buffer full."""
+    consumer = LeanDrainConsumer.__new__(LeanDrainConsumer)
+    consumer.app = SimpleNamespace(client_only=False, in_recovery=False)
+    consumer._active_partitions, consumer._buffered_partitions = {tp}, set()
+    consumer._buffer_drained = asyncio.Event()
+    consumer.on_buffer_full(tp)  # Faust's own bookkeeping: the partition is no longer fetched
+    return consumer
+
+
+def test_a_paused_fetcher_wakes_when_a_stream_buffer_drains(monkeypatch):
+    monkeypatch.setattr(message_drain, "PAUSED_WAIT_S", 60.0)  # only the drain can end the wait in time
+
+    async def main():
+        consumer = paused_consumer(TP0)
+        waiting = asyncio.create_task(consumer.until_fetchable())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        paused = not waiting.done()
+        consumer.on_buffer_drop(TP0)
+        await asyncio.wait_for(waiting, 5)
+        return paused, consumer._get_active_partitions()
+
+    assert asyncio.run(main()) == (True, {TP0})
+
+
+def test_a_fetcher_with_nothing_to_fetch_still_looks_again(monkeypatch):
+    monkeypatch.setattr(message_drain, "PAUSED_WAIT_S", 0.01)  # e.g. paused by a rebalance, not by a buffer
+
+    async def main():
+        await asyncio.wait_for(paused_consumer(TP0).until_fetchable(), 5)
+
+    asyncio.run(main())
+
+
+def test_fetches_look_again_soon_while_a_buffer_is_full():
+    consumer = paused_consumer(TP0)
+    assert consumer.fetch_timeout() == message_drain.BUFFER_FULL_FETCH_TIMEOUT_S < message_drain.FETCH_TIMEOUT_S
+    consumer.on_buffer_drop(TP0)
+    assert consumer.fetch_timeout() == message_drain.FETCH_TIMEOUT_S
