@@ -94,7 +94,7 @@ def create_app(settings: Settings, role: str) -> faust.App:
     else:
         # Loaded (and validated) at start-up, so a bad file stops the worker before it consumes anything.
         config = load_pillar_config(settings.pillars_config)
-        preparer, sink = PreparerProcess(config, settings.dsn()), PostgresSink(settings.dsn())
+        preparer, sink = PreparerProcess(config), PostgresSink(settings.dsn())
         one_writer = asyncio.Lock()  # batches are prepared side by side but written one at a time, in order
 
         async def write(records: list[RawRecord]) -> None:

@@ -28,6 +28,7 @@ from pillarstream.normalise.rows import Facts
 SQL_DIR = Path(__file__).parent / "sql"
 _NAME = re.compile(r"^-- name: ([a-z_]+)\s*$", re.MULTILINE)
 Policy = Literal["versioned", "greatest"]
+Statement = tuple[str, tuple[str]]  # SQL with one %s, and the JSON rows bound to it: cur.execute(*statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,26 +115,24 @@ def merge_rows(spec: TableSpec, rows: Iterable[tuple[Any, ...]]) -> list[tuple[A
     return list(merged.values())
 
 
-def render_upserts(quoting: Any, facts: Facts) -> list[bytes]:
-    """One upsert per non-empty table of ``facts``, rendered with ``quoting``'s connection."""
+def upserts(facts: Facts) -> list[Statement]:
+    """One upsert per non-empty table of ``facts``."""
     queries = named_queries("facts.sql")
-    return [render_rows(quoting, queries[f"upsert_{name}"], TABLES_BY_NAME[name].columns,
-                        merge_rows(TABLES_BY_NAME[name], rows))
-            for name, rows in facts.tables().items()]
+    tables = ((TABLES_BY_NAME[name], rows) for name, rows in facts.tables().items())
+    return [(queries[f"upsert_{spec.name}"], (json_rows(spec.columns, merge_rows(spec, rows)),))
+            for spec, rows in tables]
 
 
-def render_rows(quoting: Any, sql: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
-    """``sql`` with its one ``%s`` bound to ``rows`` as a JSON array of objects keyed by ``columns``, which
-    the statement expands with ``json_populate_recordset``.
+def json_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """``rows`` as a JSON array of objects keyed by ``columns``: the one parameter of a statement that
+    expands it with ``json_populate_recordset``.
 
-    Why not ``VALUES``: psycopg2 adapts and quotes every value one by one in Python (a third of a batch's
-    CPU), and Postgres parses a 1000-row ``VALUES`` list more slowly than the same rows as JSON. orjson
-    writes the document in C and the statement has a single literal to quote. The types carry over
-    exactly: ISO 8601 times, booleans, integers, text, NULL.
+    Why not ``VALUES %s`` (execute_values): psycopg2 adapts and quotes every value one by one in Python,
+    a third of a batch's CPU, and Postgres parses a 1000-row ``VALUES`` list more slowly than the same rows
+    as JSON. orjson writes the document in C, and the statement has one parameter to quote. The types
+    carry over exactly: ISO 8601 times, booleans, integers, text, NULL.
     """
-    document = orjson.dumps([dict(zip(columns, row, strict=True)) for row in rows])
-    statement: bytes = quoting.mogrify(sql, (document.decode(),))
-    return statement
+    return orjson.dumps([dict(zip(columns, row, strict=True)) for row in rows]).decode()
 
 
 def keys(facts: Facts, table: str, *columns: str) -> list[Any] | tuple[list[Any], ...]:

@@ -1,9 +1,8 @@
 """Normalising in a process of its own, so it does not share the Faust worker's GIL.
 
 The worker's one process spends its core on consuming (fetch, decompress, events) and on the Postgres
-round trips; parsing and normalising payloads and rendering the SQL needs about as much again. Here a
-child prepares batch N+1 while the worker writes batch N and collects N+2 (see ``app.py``). The child's
-own connection only quotes values: it sends no statement.
+round trips; parsing and normalising payloads and rendering the rows as JSON needs about as much again.
+Here a child prepares batch N+1 while the worker writes batch N and collects N+2 (see ``app.py``).
 
 Payloads reach the child through memory both processes map, not through the executor's pipe: a batch of
 2000 webhook payloads is about 35 MB, and pickling it through a pipe cost more than normalising it.
@@ -22,13 +21,11 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import accumulate
 from typing import Any
 
-import psycopg2
-
 from pillarstream.config import PillarConfig
 from pillarstream.errors import WarehouseError
 from pillarstream.lifetime import die_with_parent
 from stream_processors.archiver import RawRecord, decode
-from stream_processors.warehouse import PreparedBatch, prepare, unavailable
+from stream_processors.warehouse import PreparedBatch, prepare
 
 # memfd and /proc/<pid>/fd are Linux; elsewhere the payloads go through the pipe with the rest.
 SHARED_MEMORY = hasattr(os, "memfd_create") and hasattr(os, "pwritev") and os.path.isdir("/proc/self/fd")
@@ -36,27 +33,18 @@ _IOV_MAX = 1024  # buffers per pwritev call (Linux's limit)
 Header = tuple[str, int, int, Any]  # a RawRecord without its value: topic, partition, offset, headers
 
 _config: PillarConfig | None = None
-_dsn = ""
-_quoting: psycopg2.extensions.connection | None = None
 _mapped: dict[int, mmap.mmap] = {}  # in the child: the worker's buffers by descriptor number
 
 
-def _start(config: PillarConfig, dsn: str) -> None:
-    global _config, _dsn
+def _start(config: PillarConfig) -> None:
+    global _config
     die_with_parent(signal.SIGKILL)  # even when the worker is killed with -9
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when to stop, not Ctrl-C
-    _config, _dsn = config, dsn
+    _config = config
 
 
 def _prepare(records: Sequence[RawRecord]) -> PreparedBatch:
-    global _quoting
-    if _quoting is None:  # quoting needs no round trip, so a connection that later breaks still quotes
-        try:
-            _quoting = psycopg2.connect(_dsn, connect_timeout=5)
-        except psycopg2.OperationalError as exc:
-            raise unavailable(exc) from None  # retriable: the worker tries the batch again
-    with _quoting.cursor() as quoting:
-        return prepare(decode(records), quoting, _config)
+    return prepare(decode(records), _config)
 
 
 def _prepare_shared(fd: int, headers: Sequence[Header], ends: Sequence[int]) -> PreparedBatch:
@@ -93,10 +81,10 @@ class _SharedBuffer:
 
 
 class PreparerProcess:
-    def __init__(self, config: PillarConfig, dsn: str) -> None:
+    def __init__(self, config: PillarConfig) -> None:
         # spawn: the worker already runs threads (Faust's consumer thread), which fork would not carry.
         self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_start, initargs=(config, dsn))
+                                         initializer=_start, initargs=(config,))
         self._free: list[_SharedBuffer] = []  # one per batch in the child's hands, reused
 
     async def prepare(self, records: Sequence[RawRecord]) -> PreparedBatch:

@@ -24,7 +24,7 @@ from pillarstream.config import PillarConfig, load_pillar_config
 from pillarstream.errors import WarehouseError
 from pillarstream.normalise import Facts, PayloadError, normalise
 from stream_processors.archiver import Consumed
-from stream_processors.facts import keys, named_queries, render_rows, render_upserts
+from stream_processors.facts import Statement, json_rows, keys, named_queries, upserts
 
 log = logging.getLogger(__name__)
 Bucket = tuple[date, int]
@@ -48,19 +48,18 @@ def default_config() -> PillarConfig:
 class PreparedBatch:
     """A batch after all its CPU work and before any Postgres round trip.
 
-    The inserts are rendered to SQL text here, so the worker prepares the next batch in its normalising
-    process (``prepare_process.py``) while the current one is written, and the writer only sends statements.
+    The rows are already JSON, so the worker prepares the next batch in its normalising process
+    (``prepare_process.py``) while the current one is written, and the writer only sends statements.
     """
 
-    deliveries: bytes  # the delivery-log insert
-    facts: list[bytes]  # one upsert per non-empty fact table
+    deliveries: Statement  # the delivery-log insert
+    facts: list[Statement]  # one upsert per non-empty fact table
     touch: dict[str, list[Any]]  # keys that find the (day, repository) buckets the facts leave or enter
     known_buckets: list[Bucket]  # buckets the facts name themselves (pushes, deployment statuses)
 
 
-def prepare(records: Sequence[Consumed], quoting: psycopg2.extensions.cursor,
-            config: PillarConfig | None = None) -> PreparedBatch:
-    """``quoting`` only renders values (psycopg2 quotes with its connection's settings); nothing is sent."""
+def prepare(records: Sequence[Consumed], config: PillarConfig | None = None) -> PreparedBatch:
+    """Everything a batch will write, worked out without Postgres."""
     rows: dict[str, tuple[Any, ...]] = {}
     firsts: list[Consumed] = []
     for r in records:  # a batch may hold the same delivery twice (redelivery); keep the first
@@ -74,13 +73,13 @@ def prepare(records: Sequence[Consumed], quoting: psycopg2.extensions.cursor,
     facts = normalise_batch(firsts, config or default_config())
     known = {(_utc_day(p.pushed_at), p.repo_id) for p in facts.pushes}
     known |= {(_utc_day(s.created_at), s.repo_id) for s in facts.deployment_statuses}
-    return PreparedBatch(render_rows(quoting, _INSERT_DELIVERIES, _DELIVERY_COLUMNS, list(rows.values())),
-                         render_upserts(quoting, facts), _touch_params(facts), sorted(known))
+    return PreparedBatch((_INSERT_DELIVERIES, (json_rows(_DELIVERY_COLUMNS, list(rows.values())),)),
+                         upserts(facts), _touch_params(facts), sorted(known))
 
 
 def write_prepared(cur: psycopg2.extensions.cursor, batch: PreparedBatch) -> None:
     """Everything one prepared batch changes, inside the caller's transaction."""
-    cur.execute(batch.deliveries)
+    cur.execute(*batch.deliveries)
     if batch.facts:
         write_facts_and_buckets(cur, batch)
 
@@ -88,7 +87,7 @@ def write_prepared(cur: psycopg2.extensions.cursor, batch: PreparedBatch) -> Non
 def write_batch(cur: psycopg2.extensions.cursor, records: Sequence[Consumed],
                 config: PillarConfig | None = None) -> None:
     """Everything one batch changes, inside the caller's transaction."""
-    write_prepared(cur, prepare(records, cur, config))
+    write_prepared(cur, prepare(records, config))
 
 
 def normalise_batch(records: Iterable[Consumed], config: PillarConfig) -> Facts:
@@ -110,7 +109,7 @@ def write_facts_and_buckets(cur: Any, batch: PreparedBatch) -> None:
     queries = named_queries("buckets.sql")
     touched = _fetch_buckets(cur, queries["touched_days"], batch.touch)  # days rows may leave
     for statement in batch.facts:
-        cur.execute(statement)
+        cur.execute(*statement)
     touched |= _fetch_buckets(cur, queries["touched_days"], batch.touch)  # days rows enter
     if batch.touch["commit_repos"] or batch.touch["status_ids"]:
         touched |= _fetch_buckets(cur, queries["touched_lead_time_days"], batch.touch)
@@ -151,11 +150,6 @@ def _utc_day(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
-def unavailable(exc: psycopg2.Error) -> WarehouseError:
-    """A retriable error for a Postgres that cannot be reached (or went away mid-batch)."""
-    return WarehouseError(f"Postgres unavailable: {str(exc).strip()}")
-
-
 class PostgresSink:
     """Writes prepared batches over one connection; a lost connection is dropped and reopened on the next."""
 
@@ -171,7 +165,7 @@ class PostgresSink:
                 write_prepared(cur, batch)
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             self.close()
-            raise unavailable(exc) from exc
+            raise WarehouseError(f"Postgres unavailable: {str(exc).strip()}") from exc  # retriable
         except psycopg2.Error as exc:
             error = WarehouseError(f"Postgres refused the batch: {str(exc).strip()}")
             error.retriable = False

@@ -22,7 +22,7 @@ from pillarstream.config import PillarConfig
 from pillarstream.envelope import from_payload
 from pillarstream.normalise import rows
 from stream_processors.archiver import Consumed
-from stream_processors.facts import render_upserts
+from stream_processors.facts import upserts
 from stream_processors.warehouse import recompute_buckets, write_batch
 from tests.scenario import D1, D2, D3, ORG, Scenario, build_scenario
 
@@ -319,7 +319,7 @@ def test_an_older_update_never_overwrites_a_newer_one(db, scenario):
 
 
 def test_values_reach_postgres_exactly_as_normalised(db):
-    """Rows travel to Postgres as JSON (facts.render_rows): awkward text, NULLs, microseconds, time zones
+    """Rows travel to Postgres as JSON (facts.json_rows): awkward text, NULLs, microseconds, time zones
     and 64-bit ids must come back as the same Python values."""
     when = datetime(2024, 2, 29, 23, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=-7)))
     awkward = "O'Brien \\ \"quoted\" %s %% $1 \t tab\nnewline é 漢字 🚀 \u2028"
@@ -329,8 +329,8 @@ def test_values_reach_postgres_exactly_as_normalised(db):
         closed_at=None, merged_at=None, merged_by_login=None, base_ref="", head_ref="x" * 5000, head_sha=None,
         merge_commit_sha=None, additions=0, deletions=-1, changed_files=None, commits=2**31 - 1, version=awkward)
     with cursor(db.writer_dsn) as cur:
-        for statement in render_upserts(cur, rows.Facts(pull_requests=[pr])):
-            cur.execute(statement)
+        for statement in upserts(rows.Facts(pull_requests=[pr])):
+            cur.execute(*statement)
     with cursor(db.admin_dsn) as cur:
         cur.execute(sql.SQL("SELECT {} FROM pull_requests").format(
             sql.SQL(", ").join(map(sql.Identifier, pr._fields))))
