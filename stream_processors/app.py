@@ -22,9 +22,10 @@ from pillarstream.errors import PillarstreamError
 from pillarstream.settings import Settings
 from stream_processors.archive_store import open_store
 from stream_processors.archiver import RawRecord, archive_batch, decode
+from stream_processors.group_writer import GroupWriter
 from stream_processors.message_drain import use_lean_drain
 from stream_processors.prepare_process import PreparerProcess
-from stream_processors.warehouse import PostgresSink
+from stream_processors.warehouse import PostgresSink, PreparedBatch
 
 log = logging.getLogger(__name__)
 ROLES = ("archiver", "warehouse")
@@ -95,12 +96,16 @@ def create_app(settings: Settings, role: str) -> faust.App:
         # Loaded (and validated) at start-up, so a bad file stops the worker before it consumes anything.
         config = load_pillar_config(settings.pillars_config)
         preparer, sink = PreparerProcess(config), PostgresSink(settings.dsn())
-        one_writer = asyncio.Lock()  # batches are prepared side by side but written one at a time, in order
+
+        async def write_together(batches: list[PreparedBatch]) -> None:
+            await write_until_done(lambda: asyncio.to_thread(sink.write_prepared, batches), "warehouse")
+
+        # Batches are prepared side by side but written one transaction at a time; those that queue up
+        # meanwhile share the next one.
+        writer = GroupWriter(write_together)
 
         async def write(records: list[RawRecord]) -> None:
-            prepared = await write_until_done(lambda: preparer.prepare(records), "warehouse")
-            async with one_writer:
-                await write_until_done(lambda: asyncio.to_thread(sink.write_prepared, prepared), "warehouse")
+            await writer.submit(await write_until_done(lambda: preparer.prepare(records), "warehouse"))
 
     @app.agent(topic, name=role, concurrency=1)
     async def process(stream: faust.StreamT[bytes]) -> None:

@@ -1,4 +1,5 @@
-"""The warehouse sink: one Postgres transaction per batch, every statement idempotent.
+"""The warehouse sink: one Postgres transaction per batch (or per group of batches that queued up for the
+writer, ``group_writer.py``), every statement idempotent.
 
 A batch is written in a fixed sequence of set-based statements, none per row:
 
@@ -77,17 +78,20 @@ def prepare(records: Sequence[Consumed], config: PillarConfig | None = None) -> 
                          upserts(facts), _touch_params(facts), sorted(known))
 
 
-def write_prepared(cur: psycopg2.extensions.cursor, batch: PreparedBatch) -> None:
-    """Everything one prepared batch changes, inside the caller's transaction."""
-    cur.execute(*batch.deliveries)
-    if batch.facts:
-        write_facts_and_buckets(cur, batch)
+def write_prepared(cur: psycopg2.extensions.cursor, batches: Sequence[PreparedBatch]) -> None:
+    """Everything the prepared batches change, inside the caller's transaction, with one bucket recompute
+    for all of them."""
+    for batch in batches:
+        cur.execute(*batch.deliveries)
+    with_facts = [batch for batch in batches if batch.facts]
+    if with_facts:
+        write_facts_and_buckets(cur, with_facts)
 
 
 def write_batch(cur: psycopg2.extensions.cursor, records: Sequence[Consumed],
                 config: PillarConfig | None = None) -> None:
     """Everything one batch changes, inside the caller's transaction."""
-    write_prepared(cur, prepare(records, config))
+    write_prepared(cur, [prepare(records, config)])
 
 
 def normalise_batch(records: Iterable[Consumed], config: PillarConfig) -> Facts:
@@ -105,15 +109,17 @@ def normalise_batch(records: Iterable[Consumed], config: PillarConfig) -> Facts:
     return facts
 
 
-def write_facts_and_buckets(cur: Any, batch: PreparedBatch) -> None:
+def write_facts_and_buckets(cur: Any, batches: Sequence[PreparedBatch]) -> None:
     queries = named_queries("buckets.sql")
-    touched = _fetch_buckets(cur, queries["touched_days"], batch.touch)  # days rows may leave
-    for statement in batch.facts:
-        cur.execute(*statement)
-    touched |= _fetch_buckets(cur, queries["touched_days"], batch.touch)  # days rows enter
-    if batch.touch["commit_repos"] or batch.touch["status_ids"]:
-        touched |= _fetch_buckets(cur, queries["touched_lead_time_days"], batch.touch)
-    touched.update(batch.known_buckets)
+    touch = {key: [value for batch in batches for value in batch.touch[key]] for key in batches[0].touch}
+    touched = _fetch_buckets(cur, queries["touched_days"], touch)  # days rows may leave
+    for batch in batches:
+        for statement in batch.facts:
+            cur.execute(*statement)
+    touched |= _fetch_buckets(cur, queries["touched_days"], touch)  # days rows enter
+    if touch["commit_repos"] or touch["status_ids"]:
+        touched |= _fetch_buckets(cur, queries["touched_lead_time_days"], touch)
+    touched.update(bucket for batch in batches for bucket in batch.known_buckets)
     if touched:
         recompute_buckets(cur, touched)
 
@@ -157,12 +163,12 @@ class PostgresSink:
         self._dsn = dsn
         self._conn: psycopg2.extensions.connection | None = None
 
-    def write_prepared(self, batch: PreparedBatch) -> None:
+    def write_prepared(self, batches: Sequence[PreparedBatch]) -> None:
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg2.connect(self._dsn, connect_timeout=5)
             with self._conn, self._conn.cursor() as cur:
-                write_prepared(cur, batch)
+                write_prepared(cur, batches)
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             self.close()
             raise WarehouseError(f"Postgres unavailable: {str(exc).strip()}") from exc  # retriable

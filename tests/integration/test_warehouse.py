@@ -23,7 +23,7 @@ from pillarstream.envelope import from_payload
 from pillarstream.normalise import rows
 from stream_processors.archiver import Consumed
 from stream_processors.facts import upserts
-from stream_processors.warehouse import recompute_buckets, write_batch
+from stream_processors.warehouse import prepare, recompute_buckets, write_batch, write_prepared
 from tests.scenario import D1, D2, D3, ORG, Scenario, build_scenario
 
 pytestmark = pytest.mark.integration
@@ -229,6 +229,29 @@ def test_replays_in_any_order_and_number_leave_every_table_as_if_each_event_arri
         again = dump(db.admin_dsn)
         differing = [t for t in once if again[t] != once[t]]
         assert differing == [], f"{name}: tables differ from a single feed"
+
+
+def test_batches_written_together_equal_batches_written_apart(db, scenario):
+    """Batches that queue up for the writer share one transaction and one bucket recompute."""
+    shuffled = consumed(scenario)
+    random.Random(11).shuffle(shuffled)  # reopened and re-reviewed pull requests move between days
+    prepared = [prepare(batch) for batch in batches_of(shuffled, 7)]
+
+    def write_in_transactions(groups):
+        conn = psycopg2.connect(db.writer_dsn)
+        try:
+            for group in groups:
+                with conn, conn.cursor() as cur:
+                    write_prepared(cur, group)
+        finally:
+            conn.close()
+
+    write_in_transactions([[batch] for batch in prepared])
+    apart = dump(db.admin_dsn)
+    reset(db.admin_dsn)
+    write_in_transactions([prepared[start:start + 3] for start in range(0, len(prepared), 3)])
+    together = dump(db.admin_dsn)
+    assert apart["metric_buckets"] and [t for t in apart if together[t] != apart[t]] == []
 
 
 def test_incremental_buckets_equal_a_full_recompute(db, scenario):
