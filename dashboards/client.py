@@ -13,9 +13,22 @@ import json
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from dashboards.bundle import Bundle, DatabaseTarget
 from pillarstream.errors import PillarstreamError
+
+# A pooled connection that the server closes just as it is reused fails before the request reaches
+# Superset ("Remote end closed connection without response"). Such failures of idempotent calls (GET, PUT,
+# DELETE) are sent again on a fresh connection; POST is never repeated. Error answers are not retried.
+_RECONNECT = Retry(total=3, connect=3, read=2, status=0, other=0, backoff_factor=0.2, raise_on_status=False)
+
+
+def reconnecting_session(url: str) -> requests.Session:
+    session = requests.Session()
+    session.mount(url, HTTPAdapter(max_retries=_RECONNECT))
+    return session
 
 
 class SupersetError(PillarstreamError):
@@ -75,7 +88,7 @@ class SupersetClient:
         return self._session
 
     def _login(self) -> requests.Session:
-        session = requests.Session()
+        session = reconnecting_session(self.url)
         try:
             answer = session.post(
                 f"{self.url}/api/v1/security/login",

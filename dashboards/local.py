@@ -213,6 +213,10 @@ class SupersetServer:
             "8",
             "--timeout",
             "120",
+            # Longer than the client's pauses between calls, so the server seldom closes a connection
+            # just as the client reuses it (gunicorn's default is 2 s).
+            "--keep-alive",
+            "75",
             "--limit-request-line",
             "0",
             "--limit-request-field_size",
