@@ -35,8 +35,8 @@ MAX_BACKOFF_S = 10.0
 IN_FLIGHT = 4
 
 
-async def write_until_done(attempt: Callable[[], Awaitable[Any]], what: str) -> Any:
-    """Await ``attempt()``; retry retriable failures with capped backoff, forever. Returns its result.
+async def write_until_done(write: Callable[[], Any], what: str) -> None:
+    """Run a blocking write in a thread; retry retriable failures with capped backoff, forever.
 
     While a sink is down the stream stops after ``IN_FLIGHT`` batches, so nothing is skipped; a non-retriable error
     propagates and stops the worker loudly instead of committing past lost data.
@@ -44,7 +44,8 @@ async def write_until_done(attempt: Callable[[], Awaitable[Any]], what: str) -> 
     delay = 0.2
     while True:
         try:
-            return await attempt()
+            await asyncio.to_thread(write)
+            return
         except PillarstreamError as exc:
             if not exc.retriable:
                 raise
@@ -91,21 +92,21 @@ def create_app(settings: Settings, role: str) -> faust.App:
 
         async def write(records: list[RawRecord]) -> None:
             batch = decode(records)
-            await write_until_done(lambda: asyncio.to_thread(archive_batch, store, batch), "archive")
+            await write_until_done(lambda: archive_batch(store, batch), "archive")
     else:
         # Loaded (and validated) at start-up, so a bad file stops the worker before it consumes anything.
         config = load_pillar_config(settings.pillars_config)
         preparer, sink = PreparerProcess(config), PostgresSink(settings.dsn())
 
         async def write_together(batches: list[PreparedBatch]) -> None:
-            await write_until_done(lambda: asyncio.to_thread(sink.write_prepared, batches), "warehouse")
+            await write_until_done(lambda: sink.write_prepared(batches), "warehouse")
 
         # Batches are prepared side by side but written one transaction at a time; those that queue up
         # meanwhile share the next one.
         writer = GroupWriter(write_together)
 
         async def write(records: list[RawRecord]) -> None:
-            await writer.submit(await write_until_done(lambda: preparer.prepare(records), "warehouse"))
+            await writer.submit(await preparer.prepare(records))
 
     @app.agent(topic, name=role, concurrency=1)
     async def process(stream: faust.StreamT[bytes]) -> None:

@@ -55,4 +55,3 @@ def test_the_child_prepares_what_the_worker_would(monkeypatch, shared):
     assert first.deliveries[1][0].count('"delivery_id":"d-') == 10 and first.facts
     if shared:
         assert 1 <= buffers <= len(batches)  # handed back once the child was done with them
-
