@@ -108,9 +108,9 @@ def handler(args: argparse.Namespace, settings: Settings) -> int:
         if args.dry_run:
             print(dry_run(options, api, cursors))
             return 0
-        ensure_topic(settings.kafka_bootstrap, settings.raw_topic, settings.topic_partitions,
+        ensure_topic(settings.kafka(), settings.raw_topic, settings.topic_partitions,
                      settings.topic_replication)
-        publisher = KafkaPublisher(settings.kafka_bootstrap, settings.raw_topic, timeout_s=30,
+        publisher = KafkaPublisher(settings.kafka(), settings.raw_topic, timeout_s=30,
                                    compression=settings.kafka_compression)
         progress = Progress(stats, pool, mode=args.progress).start()
         try:

@@ -6,6 +6,7 @@ import base64
 import shutil
 import subprocess
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafka.admin import KafkaAdminClient
@@ -37,9 +38,42 @@ def kafka_libs(cache_dir: Path) -> Path:
     return libs
 
 
+@dataclass(frozen=True)
+class SaslSslListener:
+    """An extra SASL_SSL listener (for the security tests): TLS with PEM files, clients must present a
+    certificate signed by ``client_ca``, and each user may log in with PLAIN, SCRAM-SHA-256 or -512."""
+
+    port: int
+    keystore: Path  # PEM: the broker's private key (PKCS#8, unencrypted) and certificate chain
+    client_ca: Path  # PEM: the CA client certificates must chain to
+    users: dict[str, str] = field(default_factory=dict)  # name -> password
+
+    def properties(self) -> list[str]:
+        plain_users = " ".join(f'user_{name}="{password}"' for name, password in self.users.items())
+        prefix = "listener.name.sasl_ssl."
+        return [
+            "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+            f"{prefix}ssl.keystore.type=PEM",
+            f"{prefix}ssl.keystore.location={self.keystore}",
+            f"{prefix}ssl.truststore.type=PEM",
+            f"{prefix}ssl.truststore.location={self.client_ca}",
+            f"{prefix}ssl.client.auth=required",
+            f"{prefix}plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f"{plain_users};",
+            f"{prefix}scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            f"{prefix}scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        ]
+
+    def scram_arguments(self) -> list[str]:
+        """``kafka-storage format`` arguments that create the SCRAM credentials (KRaft keeps them in metadata)."""
+        return [f"--add-scram={mechanism}=[name={name},password={password}]"
+                for name, password in self.users.items() for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512")]
+
+
 class KafkaBroker:
     def __init__(self, data_dir: Path, cache_dir: Path, port: int = 9092, controller_port: int = 9093,
-                 heap: str = "512m") -> None:
+                 heap: str = "512m", sasl_ssl: SaslSslListener | None = None) -> None:
+        self.sasl_ssl = sasl_ssl
         self.data_dir = data_dir.resolve()
         self.cache_dir = cache_dir
         self.port = port
@@ -51,18 +85,27 @@ class KafkaBroker:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        assert self.sasl_ssl is not None, "this broker has no SASL_SSL listener"
+        return f"127.0.0.1:{self.sasl_ssl.port}"
+
     def _write_config(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "server.properties"
+        listeners = f"PLAINTEXT://127.0.0.1:{self.port}"
+        if self.sasl_ssl is not None:
+            listeners += f",SASL_SSL://127.0.0.1:{self.sasl_ssl.port}"
         config.write_text("\n".join([
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            f"listeners={listeners},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners={listeners}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL",
+            *(self.sasl_ssl.properties() if self.sasl_ssl is not None else []),
             f"log.dirs={self.data_dir / 'logs'}",
             "num.partitions=1",
             # One node: internal topics cannot have more replicas. Production values are in docs/operations.md.
@@ -102,7 +145,8 @@ class KafkaBroker:
         if not (self.data_dir / "logs" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             formatting = self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
-                                    "-c", str(config))
+                                    "-c", str(config),
+                                    *(self.sasl_ssl.scram_arguments() if self.sasl_ssl is not None else []))
             subprocess.run(formatting, check=True, capture_output=True)
         self.child = Child("kafka", self._java("kafka.Kafka", str(config)), self.data_dir / "kafka.log")
         wait_until(self.answers, timeout=timeout, what=f"Kafka on {self.bootstrap}", child=self.child)

@@ -26,7 +26,7 @@ def _receiver(args: argparse.Namespace, settings: Settings) -> int:
     from receiver.server import ReceiverServer
 
     settings.secrets()  # fail at start-up, not on the first delivery
-    ensure_topic(settings.kafka_bootstrap, settings.raw_topic, settings.topic_partitions, settings.topic_replication)
+    ensure_topic(settings.kafka(), settings.raw_topic, settings.topic_partitions, settings.topic_replication)
     ReceiverServer(settings, args.bind, args.workers, args.threads).run()
     return 0
 
@@ -38,7 +38,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.role == "warehouse":
         load_pillar_config(settings.pillars_config)  # a bad file stops start-up before Kafka is touched
-    ensure_topic(settings.kafka_bootstrap, settings.raw_topic, settings.topic_partitions, settings.topic_replication)
+    ensure_topic(settings.kafka(), settings.raw_topic, settings.topic_partitions, settings.topic_replication)
     run_worker(settings, args.role)
     return 0
 
@@ -91,7 +91,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         print(f"only in the archive: {len(only_archive)}" + "".join(f"\n  {d}" for d in sorted(only_archive)))
         print(f"only in the warehouse: {len(only_warehouse)}" + "".join(f"\n  {d}" for d in sorted(only_warehouse)))
         return 1 if only_archive or only_warehouse else 0
-    open_publisher = partial(KafkaPublisher, settings.kafka_bootstrap, settings.raw_topic, timeout_s=30,
+    open_publisher = partial(KafkaPublisher, settings.kafka(), settings.raw_topic, timeout_s=30,
                              linger_ms=20, compression=settings.kafka_compression)
     replay(partial(open_store, settings.archive), open_publisher, selection, processes=args.processes)
     return 0

@@ -6,13 +6,17 @@ directly or, better, as files (``*_FILE``); they are held as ``SecretStr`` so th
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pillarstream.errors import ConfigError
+from pillarstream.kafka_client import KafkaConnection, SaslMechanism, SecurityProtocol
 
 Compression = Literal["zstd", "gzip", "none"]  # of produced record batches
 
@@ -38,6 +42,18 @@ class Settings(BaseSettings):
     publish_timeout_seconds: float = Field(5.0, gt=0, le=9.0)
     kafka_compression: Compression = Field(
         "zstd", description="Compression of produced record batches (webhook JSON shrinks about 70:1 with zstd).")
+    # How every Kafka client authenticates (docs/operations.md has the table): Managed Service for Apache
+    # Kafka wants SASL_SSL with OAUTHBEARER; a self-run cluster may use TLS, mutual TLS, PLAIN or SCRAM.
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_sasl_password_file: Path | None = None
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle for the brokers; default the system's.")
+    kafka_ssl_certfile: Path | None = Field(None, description="Client certificate (PEM), for mutual TLS.")
+    kafka_ssl_keyfile: Path | None = Field(None, description="Its private key (PEM), if not in the certfile.")
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_ssl_key_password_file: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     consumer_group_prefix: str = Field("pillarstream", pattern=r"^[A-Za-z0-9._-]{1,100}$")
@@ -66,6 +82,28 @@ class Settings(BaseSettings):
                 raise ValueError(f"{server!r} is not host:port")
         return value
 
+    @model_validator(mode="after")
+    def _kafka_security(self) -> Settings:
+        k = ENV_PREFIX + "KAFKA_"
+        protocol, mechanism = self.kafka_security_protocol, self.kafka_sasl_mechanism
+        sasl, tls = protocol.startswith("SASL_"), protocol.endswith("SSL")
+        password = self.kafka_sasl_password or self.kafka_sasl_password_file
+        if sasl and mechanism is None:
+            raise ValueError(f"{k}SECURITY_PROTOCOL={protocol} needs {k}SASL_MECHANISM")
+        if not sasl and (mechanism or self.kafka_sasl_username or password):
+            raise ValueError(f"{k}SASL_* settings need {k}SECURITY_PROTOCOL=SASL_SSL or SASL_PLAINTEXT")
+        if mechanism == "OAUTHBEARER" and (self.kafka_sasl_username or password):
+            raise ValueError("OAUTHBEARER takes no username or password (its token comes from Google credentials)")
+        if mechanism not in (None, "OAUTHBEARER") and not (self.kafka_sasl_username and password):
+            raise ValueError(f"{mechanism} needs {k}SASL_USERNAME and {k}SASL_PASSWORD (or {k}SASL_PASSWORD_FILE)")
+        tls_files = (self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile,
+                     self.kafka_ssl_key_password, self.kafka_ssl_key_password_file)
+        if not tls and any(tls_files):
+            raise ValueError(f"{k}SSL_* settings need {k}SECURITY_PROTOCOL=SSL or SASL_SSL")
+        if self.kafka_ssl_keyfile and not self.kafka_ssl_certfile:
+            raise ValueError(f"{k}SSL_KEYFILE needs {k}SSL_CERTFILE")
+        return self
+
     # -- resolved values --------------------------------------------------------------------------
 
     @property
@@ -89,12 +127,36 @@ class Settings(BaseSettings):
             return _read_secret_file(self.database_url_file, "database_url_file")
         raise ConfigError("no database: set PILLARSTREAM_DATABASE_URL or PILLARSTREAM_DATABASE_URL_FILE")
 
+    def kafka(self) -> KafkaConnection:
+        """How to reach and authenticate to Kafka, with password files read now."""
+        def path(value: Path | None) -> str | None:
+            return str(value) if value else None
+
+        return KafkaConnection(
+            bootstrap=self.kafka_bootstrap,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=_secret(self.kafka_sasl_password, self.kafka_sasl_password_file, "kafka_sasl_password_file"),
+            ssl_cafile=path(self.kafka_ssl_cafile),
+            ssl_certfile=path(self.kafka_ssl_certfile),
+            ssl_keyfile=path(self.kafka_ssl_keyfile),
+            ssl_key_password=_secret(self.kafka_ssl_key_password, self.kafka_ssl_key_password_file,
+                                     "kafka_ssl_key_password_file"),
+        )
+
     def token(self) -> str | None:
         if self.github_token:
             return self.github_token.get_secret_value()
         if self.github_token_file:
             return _read_secret_file(self.github_token_file, "github_token_file")
         return None
+
+
+def _secret(value: SecretStr | None, file: Path | None, name: str) -> str | None:
+    if value:
+        return value.get_secret_value()
+    return _read_secret_file(file, name) if file else None
 
 
 def _read_secret_file(path: Path, name: str) -> str:
@@ -111,6 +173,21 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
+            if not err["loc"]:  # a rule across several settings: its message names them
+                lines.append(f"  {err['msg'].removeprefix('Value error, ')}")
+                continue
             name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper()
             lines.append(f"  {name}: {err['msg']}")
         raise ConfigError("invalid settings:\n" + "\n".join(lines)) from exc
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """``PILLARSTREAM_*`` variables that are no setting (a typo would otherwise fall back to the default
+    silently), each with the closest setting's name when one is close."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    found = []
+    for name in sorted(os.environ if environ is None else environ):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+            found.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return found

@@ -45,7 +45,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Flask:
     app.extensions["pillarstream"] = {
         "secrets": settings.secrets(),
         "publisher": publisher or KafkaPublisher(
-            settings.kafka_bootstrap, settings.raw_topic,
+            settings.kafka(), settings.raw_topic,
             timeout_s=settings.publish_timeout_seconds,
             max_request_bytes=settings.max_body_bytes + 2**20, compression=settings.kafka_compression),
         "metrics": ReceiverMetrics(),

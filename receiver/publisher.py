@@ -17,6 +17,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from pillarstream.envelope import Envelope, Record, to_record
 from pillarstream.errors import PublishError
+from pillarstream.kafka_client import KafkaConnection, connect_errors, connection, kafka_python_options
 from pillarstream.settings import Compression
 
 log = logging.getLogger(__name__)
@@ -44,9 +45,10 @@ class KafkaPublisher:
     broker comes back, without a restart.
     """
 
-    def __init__(self, bootstrap: str, topic: str, *, timeout_s: float = 5.0, max_request_bytes: int = 27 * 2**20,
-                 linger_ms: int = 2, compression: Compression = "zstd"):
-        self._bootstrap = bootstrap
+    def __init__(self, kafka: KafkaConnection | str, topic: str, *, timeout_s: float = 5.0,
+                 max_request_bytes: int = 27 * 2**20, linger_ms: int = 2, compression: Compression = "zstd"):
+        self._kafka = connection(kafka)
+        self._bootstrap = self._kafka.bootstrap
         self._compression = None if compression == "none" else compression
         self._topic = topic
         self._timeout_s = timeout_s
@@ -59,9 +61,9 @@ class KafkaPublisher:
         with self._lock:
             if self._producer is None:
                 timeout_ms = int(self._timeout_s * 1000)
-                try:
+                with connect_errors(self._kafka):
                     self._producer = KafkaProducer(
-                        bootstrap_servers=self._bootstrap.split(","),
+                        **kafka_python_options(self._kafka),
                         acks="all",
                         enable_idempotence=True,
                         # Payloads are 1–50 KB: with the 16 KB default every record would travel in a
@@ -78,8 +80,6 @@ class KafkaPublisher:
                         delivery_timeout_ms=timeout_ms + self._linger_ms,
                         reconnect_backoff_max_ms=1000,
                     )
-                except KafkaError as exc:
-                    raise PublishError(f"cannot connect to Kafka at {self._bootstrap}: {exc}") from exc
             return self._producer
 
     def _discard(self) -> None:
@@ -147,13 +147,16 @@ class _KafkaAcks:
         return len(self._futures)
 
 
-def ensure_topic(bootstrap: str, topic: str, partitions: int, replication: int, *, timeout_s: float = 30.0) -> bool:
+def ensure_topic(kafka: KafkaConnection | str, topic: str, partitions: int, replication: int, *,
+                 timeout_s: float = 30.0) -> bool:
     """Create the raw topic if it is missing; returns True when it was created.
 
     Production: replication 3 with ``min.insync.replicas=2`` so an acknowledged record survives a broker.
     """
     configs = {"min.insync.replicas": str(min(2, replication)), "max.message.bytes": str(27 * 2**20)}
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=int(timeout_s * 1000))
+    kafka = connection(kafka)
+    with connect_errors(kafka):
+        admin = KafkaAdminClient(**kafka_python_options(kafka), request_timeout_ms=int(timeout_s * 1000))
     try:
         admin.create_topics([NewTopic(topic, partitions, replication, topic_configs=configs)])
         log.info("created topic", extra={"topic": topic, "partitions": partitions, "replication": replication})

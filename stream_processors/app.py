@@ -19,6 +19,7 @@ import faust
 
 from pillarstream.config import load_pillar_config
 from pillarstream.errors import PillarstreamError
+from pillarstream.kafka_client import faust_credentials
 from pillarstream.settings import Settings
 from stream_processors.archive_store import open_store
 from stream_processors.archiver import RawRecord, archive_batch, decode
@@ -66,9 +67,11 @@ def faust_dir(settings: Settings, role: str) -> Path:
 def create_app(settings: Settings, role: str) -> faust.App:
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
+    kafka = settings.kafka()
     app = faust.App(
         f"{settings.consumer_group_prefix}-{role}",
-        broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
+        broker=[f"kafka://{server}" for server in kafka.servers],
+        broker_credentials=faust_credentials(kafka),
         store="memory://",
         datadir=str(faust_dir(settings, role)),
         web_enabled=False,

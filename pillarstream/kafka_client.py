@@ -1,0 +1,221 @@
+"""How every Kafka client connects: the one place that turns the security settings into client options.
+
+:class:`KafkaConnection` is plain data (picklable: ``replay`` hands it to the processes it spawns);
+:func:`kafka_python_options` gives the kafka-python keyword arguments (producers, admin and consumer
+clients) and :func:`faust_credentials` the ``broker_credentials`` of the Faust/aiokafka workers.
+
+OAUTHBEARER always means Google Cloud Managed Service for Apache Kafka: the token is the process's own
+Application Default Credentials access token, wrapped in the JWT-shaped envelope the service expects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pillarstream.errors import ConfigError, PublishError
+
+if TYPE_CHECKING:
+    from faust.types.auth import CredentialsT
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
+
+GOOGLE_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+TOKEN_MARGIN_S = 60.0  # a token this close to its expiry is refreshed before it is handed out
+
+
+@dataclass(frozen=True)
+class KafkaConnection:
+    """Where the brokers are and how to authenticate to them; secrets stay out of ``repr``."""
+
+    bootstrap: str
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None  # None: the system's trusted CAs
+    ssl_certfile: str | None = None  # client certificate (mutual TLS)
+    ssl_keyfile: str | None = None
+    ssl_key_password: str | None = field(default=None, repr=False)
+
+    @property
+    def servers(self) -> list[str]:
+        return [server.strip() for server in self.bootstrap.split(",") if server.strip()]
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+    def describe(self) -> str:
+        """For error messages: where and how, never a secret."""
+        how = self.security_protocol
+        if self.uses_sasl:
+            who = f" as {self.sasl_username}" if self.sasl_username else ""
+            how += f" {self.sasl_mechanism}{who}"
+        return f"{self.bootstrap} ({how})"
+
+
+def connection(kafka: KafkaConnection | str) -> KafkaConnection:
+    """Accept a bare bootstrap string (PLAINTEXT, as the local stack and tests use) or a full connection."""
+    return kafka if isinstance(kafka, KafkaConnection) else KafkaConnection(kafka)
+
+
+def ssl_context(kafka: KafkaConnection) -> ssl.SSLContext:
+    """Verifies the broker's certificate and host name; presents the client certificate when one is set."""
+    try:
+        context = ssl.create_default_context(cafile=kafka.ssl_cafile)
+        if kafka.ssl_certfile:
+            context.load_cert_chain(kafka.ssl_certfile, kafka.ssl_keyfile, kafka.ssl_key_password)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"Kafka TLS files: {exc}") from exc
+    return context
+
+
+def kafka_python_options(kafka: KafkaConnection | str) -> dict[str, Any]:
+    """Keyword arguments for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient."""
+    kafka = connection(kafka)
+    options: dict[str, Any] = {"bootstrap_servers": kafka.servers, "security_protocol": kafka.security_protocol}
+    if kafka.uses_tls:
+        # One context built here rather than kafka-python's ssl_* options, so both client libraries verify
+        # exactly the same way.
+        options["ssl_context"] = ssl_context(kafka)
+    if kafka.uses_sasl:
+        options["sasl_mechanism"] = kafka.sasl_mechanism
+        if kafka.sasl_mechanism == "OAUTHBEARER":
+            options["sasl_oauth_token_provider"] = _kafka_python_token_provider()
+        else:
+            options["sasl_plain_username"] = kafka.sasl_username
+            options["sasl_plain_password"] = kafka.sasl_password
+    return options
+
+
+def faust_credentials(kafka: KafkaConnection) -> CredentialsT | None:
+    """Faust's ``broker_credentials`` (passed on to aiokafka); None for PLAINTEXT."""
+    import faust
+
+    context = ssl_context(kafka) if kafka.uses_tls else None
+    if kafka.uses_sasl:
+        if kafka.sasl_mechanism == "OAUTHBEARER":
+            return faust.OAuthCredentials(oauth_cb=_aiokafka_token_provider(), ssl_context=context)
+        return faust.SASLCredentials(username=kafka.sasl_username, password=kafka.sasl_password,
+                                     ssl_context=context, mechanism=kafka.sasl_mechanism)
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+class _FirstError(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.reason: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.reason is None:
+            # "<BrokerConnection ... host=...>: SaslAuthenticate error: ..." -> what follows the connection
+            self.reason = record.getMessage().rpartition(">: ")[2]
+
+
+@contextmanager
+def connect_errors(kafka: KafkaConnection) -> Iterator[None]:
+    """Around building a kafka-python client: a failure becomes a :class:`PublishError` naming the brokers and
+    the cause. kafka-python only logs why a connection failed (bad credentials, an untrusted certificate) and
+    then raises NoBrokersAvailable or IncompatibleBrokerVersion; the first error it logged is the cause."""
+    from kafka.errors import KafkaError
+
+    capture = _FirstError()
+    logger = logging.getLogger("kafka.conn")
+    logger.addHandler(capture)
+    try:
+        yield
+    except KafkaError as exc:
+        reason = capture.reason or f"{type(exc).__name__}: {exc}"
+        raise PublishError(f"cannot connect to Kafka at {kafka.describe()}: {reason}") from exc
+    finally:
+        logger.removeHandler(capture)
+
+
+class GoogleKafkaToken:
+    """OAUTHBEARER tokens for Managed Service for Apache Kafka from Application Default Credentials.
+
+    The service takes a JWT-shaped token: a header saying the signature slot holds a Google OAuth 2.0
+    access token, claims naming the principal (the service account's email), and the access token itself.
+    Credentials are refreshed before they expire; one instance serves every connection of a client.
+    """
+
+    def __init__(self, credentials: Any = None) -> None:
+        self._credentials = credentials
+        self._lock = threading.Lock()
+
+    def _fresh_credentials(self) -> Any:
+        import google.auth
+        from google.auth.exceptions import GoogleAuthError
+        from google.auth.transport.requests import Request
+
+        try:
+            if self._credentials is None:
+                self._credentials, _ = google.auth.default(scopes=[GOOGLE_SCOPE])
+            credentials = self._credentials
+            expiry = credentials.expiry.timestamp() if credentials.expiry else 0.0
+            if not credentials.valid or expiry - time.time() < TOKEN_MARGIN_S:
+                credentials.refresh(Request())
+        except GoogleAuthError as exc:
+            raise ConfigError(f"Kafka OAUTHBEARER: no Google credentials: {exc}") from exc
+        return credentials
+
+    def token(self) -> str:
+        with self._lock:
+            credentials = self._fresh_credentials()
+        principal = getattr(credentials, "service_account_email", None)
+        if not principal or principal == "default":
+            raise ConfigError("Kafka OAUTHBEARER needs service account credentials (Application Default "
+                              "Credentials of a service account, or impersonation of one)")
+        expiry = credentials.expiry.timestamp() if credentials.expiry else time.time() + 3600
+        claims = {"exp": int(expiry), "iat": int(time.time()), "iss": "Google", "scope": "kafka",
+                  "sub": principal}
+        header = {"typ": "JWT", "alg": "GOOG_OAUTH2_TOKEN"}
+        return ".".join(_b64(part) for part in (json.dumps(header), json.dumps(claims), credentials.token))
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _kafka_python_token_provider() -> Any:
+    from kafka.sasl.oauth import AbstractTokenProvider
+
+    class Provider(AbstractTokenProvider):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self._source = GoogleKafkaToken()
+
+        def token(self) -> str:
+            return self._source.token()
+
+    return Provider()
+
+
+def _aiokafka_token_provider() -> Any:
+    from aiokafka.abc import AbstractTokenProvider
+
+    class Provider(AbstractTokenProvider):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self._source = GoogleKafkaToken()
+
+        async def token(self) -> str:
+            # A refresh is an HTTP call to the metadata server: off the event loop.
+            return await asyncio.to_thread(self._source.token)
+
+    return Provider()

@@ -1,0 +1,136 @@
+"""Every Kafka client over SASL_SSL with mutual TLS, against a real broker with a test CA.
+
+One broker for the module, with a PLAINTEXT listener (the test reads topics through it, independently of
+the code under test) and a SASL_SSL listener that requires a client certificate and accepts PLAIN and
+SCRAM users. Receiver and workers log in with SCRAM-SHA-512 (password from a file), the backfill with
+PLAIN, the replay with SCRAM-SHA-256.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from devstack.kafka import KafkaBroker, SaslSslListener
+from devstack.process import free_port
+from pillarstream.kafka_client import KafkaConnection
+from receiver.publisher import ensure_topic
+from stream_processors.archive_store import open_store
+from tests.fake_github.harness import backfill_env, drain, run_backfill
+from tests.fake_github.history import rest_state
+from tests.fake_github.server import FakeGitHub
+from tests.fake_github.synthetic import synthetic_history
+from tests.harness import Pipeline, eventually, fixture_bytes, pipeline_env, query, read_topic
+from tests.tls import Pki, make_pki
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+USER, PASSWORD = "pillarstream", f"pw-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def broker(pki: Pki) -> Iterator[KafkaBroker]:
+    root = REPO / ".local" / f"test-sasl-{uuid.uuid4().hex[:8]}"
+    listener = SaslSslListener(free_port(), pki.broker_keystore, pki.ca, {USER: PASSWORD})
+    kafka = KafkaBroker(root / "kafka", REPO / ".local" / "cache", free_port(), free_port(), sasl_ssl=listener)
+    try:
+        kafka.start()
+        yield kafka
+    finally:
+        kafka.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def security_env(pki: Pki, mechanism: str, *, password: str = PASSWORD,
+                 password_file: Path | None = None) -> dict[str, str]:
+    env = {"PILLARSTREAM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "PILLARSTREAM_KAFKA_SASL_MECHANISM": mechanism,
+           "PILLARSTREAM_KAFKA_SASL_USERNAME": USER, "PILLARSTREAM_KAFKA_SSL_CAFILE": str(pki.ca),
+           "PILLARSTREAM_KAFKA_SSL_CERTFILE": str(pki.client_cert),
+           "PILLARSTREAM_KAFKA_SSL_KEYFILE": str(pki.client_key)}
+    if password_file is not None:
+        password_file.write_text(password + "\n")
+        env["PILLARSTREAM_KAFKA_SASL_PASSWORD_FILE"] = str(password_file)
+    else:
+        env["PILLARSTREAM_KAFKA_SASL_PASSWORD"] = password
+    return env
+
+
+def secure_topic(broker: KafkaBroker, pki: Pki) -> str:
+    """Created over SASL_SSL: the admin client authenticates too."""
+    name = f"secure.{uuid.uuid4().hex[:10]}"
+    connection = KafkaConnection(broker.sasl_ssl_bootstrap, "SASL_SSL", "SCRAM-SHA-512", USER, PASSWORD,
+                                 str(pki.ca), str(pki.client_cert), str(pki.client_key))
+    assert ensure_topic(connection, name, 3, 1)
+    return name
+
+
+def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pillarstream", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_receiver_workers_and_replay_over_sasl_ssl(broker, pki, db, gcs_bucket, secret_file, tmp_path):
+    topic = secure_topic(broker, pki)
+    env = pipeline_env(bootstrap=broker.sasl_ssl_bootstrap, topic=topic, dsn=db.writer_dsn, archive_url=gcs_bucket,
+                       secret_file=secret_file, group=f"sasl-{uuid.uuid4().hex[:8]}",
+                       extra=security_env(pki, "SCRAM-SHA-512", password_file=tmp_path / "kafka_password"))
+    pipeline = Pipeline(root=tmp_path, env=env, secret=secret_file.read_text().strip())
+    try:
+        pipeline.start_receiver()
+        pipeline.start_worker("archiver")
+        pipeline.start_worker("warehouse")
+        delivery_id = str(uuid.uuid4())
+        assert pipeline.post("push", fixture_bytes("webhooks/push/payload.json"), delivery_id).status_code == 202
+
+        rows = eventually(lambda: query(db.writer_dsn, "SELECT event, source FROM deliveries WHERE delivery_id = %s",
+                                        (delivery_id,)), timeout=60, what="the warehouse row")
+        assert rows == [("push", "webhook")]
+        store = open_store(gcs_bucket)
+        eventually(lambda: store.list_names("source=webhook/event=push/"), timeout=60, what="the archive object")
+    finally:
+        pipeline.stop()
+    # The receiver published over SASL_SSL; the PLAINTEXT listener shows the record really is on the topic.
+    assert [r.key for r in read_topic(broker.bootstrap, topic, 1)] == [b"Codertocat/Hello-World"]
+
+    replay_topic = secure_topic(broker, pki)
+    today = datetime.now(UTC).date().isoformat()
+    replay_env = env | security_env(pki, "SCRAM-SHA-256") | {"PILLARSTREAM_RAW_TOPIC": replay_topic}
+    replay_env.pop("PILLARSTREAM_KAFKA_SASL_PASSWORD_FILE")
+    replayed = run_cli(replay_env, "replay", "--from", today, "--to", today, "--processes", "2")
+    assert replayed.returncode == 0, replayed.stderr
+    records = read_topic(broker.bootstrap, replay_topic, 1)
+    assert [dict(r.headers)["delivery_id"].decode() for r in records] == [delivery_id]
+
+
+def test_backfill_over_sasl_plain(broker, pki, db, tmp_path):
+    topic = secure_topic(broker, pki)
+    with FakeGitHub(rest_state(synthetic_history(repos=1, pulls=3))) as fake:
+        env = backfill_env(bootstrap=broker.sasl_ssl_bootstrap, topic=topic, dsn=db.writer_dsn,
+                           archive_url=f"file://{tmp_path / 'archive'}", fake=fake, extra=security_env(pki, "PLAIN"))
+        code = run_backfill(env, ["--org", "acme"], tmp_path / "backfill.log")
+    assert code == 0, (tmp_path / "backfill.log").read_text()
+    assert len(drain(broker.bootstrap, topic)) > 3
+
+
+@pytest.mark.parametrize("command", [["receiver"], ["worker", "archiver"]])
+def test_a_wrong_password_is_one_line_naming_the_broker(broker, pki, secret_file, tmp_path, command):
+    env = pipeline_env(bootstrap=broker.sasl_ssl_bootstrap, topic="never.created", dsn="postgresql://unused",
+                       archive_url=f"file://{tmp_path / 'archive'}", secret_file=secret_file, group="wrong",
+                       extra=security_env(pki, "SCRAM-SHA-512", password="not-the-password"))
+    result = run_cli(env, *command, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert broker.sasl_ssl_bootstrap in last and "Authentication failed" in last, result.stderr
