@@ -118,34 +118,42 @@ def faust_credentials(kafka: KafkaConnection) -> CredentialsT | None:
     return None
 
 
-class _FirstError(logging.Handler):
+class _FirstError(logging.Filter):
+    """Keeps the first connection error kafka-python logs and holds its error lines back: the error raised
+    from :func:`connect_errors` carries the cause in one line instead."""
+
     def __init__(self) -> None:
-        super().__init__(logging.ERROR)
+        super().__init__()
         self.reason: str | None = None
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
         if self.reason is None:
             # "<BrokerConnection ... host=...>: SaslAuthenticate error: ..." -> what follows the connection
             self.reason = record.getMessage().rpartition(">: ")[2]
+        return False
 
 
 @contextmanager
 def connect_errors(kafka: KafkaConnection) -> Iterator[None]:
     """Around building a kafka-python client: a failure becomes a :class:`PublishError` naming the brokers and
-    the cause. kafka-python only logs why a connection failed (bad credentials, an untrusted certificate) and
-    then raises NoBrokersAvailable or IncompatibleBrokerVersion; the first error it logged is the cause."""
+    the cause. kafka-python only logs why a connection failed (bad credentials, a closed port) and then
+    raises NoBrokersAvailable or IncompatibleBrokerVersion; the first error it logged is the cause."""
     from kafka.errors import KafkaError
 
     capture = _FirstError()
     logger = logging.getLogger("kafka.conn")
-    logger.addHandler(capture)
+    logger.addFilter(capture)
     try:
         yield
     except KafkaError as exc:
         reason = capture.reason or f"{type(exc).__name__}: {exc}"
         raise PublishError(f"cannot connect to Kafka at {kafka.describe()}: {reason}") from exc
+    except ssl.SSLError as exc:  # raised through kafka-python: an untrusted broker, a refused client certificate
+        raise PublishError(f"cannot connect to Kafka at {kafka.describe()}: TLS: {exc.reason or exc}") from exc
     finally:
-        logger.removeHandler(capture)
+        logger.removeFilter(capture)
 
 
 class GoogleKafkaToken:
