@@ -15,7 +15,7 @@ from datetime import date
 from functools import partial
 
 from pillarstream.errors import ConfigError, PillarstreamError
-from pillarstream.settings import Settings, load_settings
+from pillarstream.settings import Settings, load_settings, warn_unknown_variables
 
 # One more than the cores measured best on 2 (bench/replay_bench.py): each process waits on acks too.
 REPLAY_PROCESSES = min(4, (os.cpu_count() or 1) + 1)
@@ -181,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pillarstream.logs import configure
 
         configure(settings.log_level, settings.log_format)
+        warn_unknown_variables()
         return int(args.handler(args, settings))
     except ConfigError as exc:
         print(f"pillarstream: configuration error: {exc}", file=sys.stderr)

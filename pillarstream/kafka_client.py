@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import TYPE_CHECKING, Any, Literal
 
 from pillarstream.errors import ConfigError, PublishError
@@ -62,7 +63,7 @@ class KafkaConnection:
 
     def describe(self) -> str:
         """For error messages: where and how, never a secret."""
-        how = self.security_protocol
+        how: str = self.security_protocol
         if self.uses_sasl:
             who = f" as {self.sasl_username}" if self.sasl_username else ""
             how += f" {self.sasl_mechanism}{who}"
@@ -177,8 +178,7 @@ class GoogleKafkaToken:
             if self._credentials is None:
                 self._credentials, _ = google.auth.default(scopes=[GOOGLE_SCOPE])
             credentials = self._credentials
-            expiry = credentials.expiry.timestamp() if credentials.expiry else 0.0
-            if not credentials.valid or expiry - time.time() < TOKEN_MARGIN_S:
+            if not credentials.valid or _expiry(credentials, 0.0) - time.time() < TOKEN_MARGIN_S:
                 credentials.refresh(Request())
         except GoogleAuthError as exc:
             raise ConfigError(f"Kafka OAUTHBEARER: no Google credentials: {exc}") from exc
@@ -191,11 +191,18 @@ class GoogleKafkaToken:
         if not principal or principal == "default":
             raise ConfigError("Kafka OAUTHBEARER needs service account credentials (Application Default "
                               "Credentials of a service account, or impersonation of one)")
-        expiry = credentials.expiry.timestamp() if credentials.expiry else time.time() + 3600
-        claims = {"exp": int(expiry), "iat": int(time.time()), "iss": "Google", "scope": "kafka",
-                  "sub": principal}
+        claims = {"exp": int(_expiry(credentials, time.time() + 3600)), "iat": int(time.time()), "iss": "Google",
+                  "scope": "kafka", "sub": principal}
         header = {"typ": "JWT", "alg": "GOOG_OAUTH2_TOKEN"}
         return ".".join(_b64(part) for part in (json.dumps(header), json.dumps(claims), credentials.token))
+
+
+def _expiry(credentials: Any, default: float) -> float:
+    expiry = credentials.expiry
+    if expiry is None:
+        return default
+    # google-auth keeps expiry as a naive UTC datetime
+    return float(expiry.replace(tzinfo=expiry.tzinfo or UTC).timestamp())
 
 
 def _b64(text: str) -> str:

@@ -7,6 +7,7 @@ directly or, better, as files (``*_FILE``); they are held as ``SecretStr`` so th
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -179,6 +180,14 @@ def load_settings(**overrides: object) -> Settings:
             name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper()
             lines.append(f"  {name}: {err['msg']}")
         raise ConfigError("invalid settings:\n" + "\n".join(lines)) from exc
+
+
+def warn_unknown_variables() -> None:
+    """One warning line at start-up; not an error, so a variable meant for another tool stops nothing."""
+    unknown = unknown_variables()
+    if unknown:
+        logging.getLogger("pillarstream.settings").warning(
+            "ignoring unknown PILLARSTREAM_* variables", extra={"unknown": unknown})
 
 
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
