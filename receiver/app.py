@@ -7,12 +7,13 @@ import time
 from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from werkzeug.exceptions import HTTPException
 
 from pillarstream.errors import DeliveryRejected, PublishError
 from pillarstream.settings import Settings
 from receiver.delivery import parse_delivery
+from receiver.metrics import exposition
 from receiver.publisher import KafkaPublisher, Publisher
 
 log = logging.getLogger("receiver.delivery")
@@ -36,6 +37,10 @@ class ReceiverMetrics:
         self.payload_bytes = Histogram(
             "pillarstream_payload_bytes", "Accepted payload sizes",
             buckets=(1e3, 4e3, 16e3, 64e3, 256e3, 1e6, 4e6, 16e6, 32e6), registry=self.registry)
+        # Across gunicorn workers: the sum over the workers alive now (receiver/metrics.py).
+        self.in_flight = Gauge(
+            "pillarstream_publishes_in_flight", "Deliveries waiting for Kafka's acknowledgement",
+            multiprocess_mode="livesum", registry=self.registry)
 
 
 def create_app(settings: Settings, publisher: Publisher | None = None) -> Flask:
@@ -78,7 +83,7 @@ def receive() -> tuple[Response, int] | Response:
             headers=headers, body=body, secrets=_state("secrets"),  # type: ignore[arg-type]
             received_at=datetime.now(UTC))
         repo = envelope.repo_full_name
-        with metrics.publish_seconds.time():
+        with metrics.publish_seconds.time(), metrics.in_flight.track_inprogress():
             _state("publisher").publish(envelope)  # type: ignore[attr-defined]
         metrics.payload_bytes.observe(len(envelope.payload))
         status, answer = 202, jsonify(status="accepted", delivery_id=envelope.delivery_id)
@@ -123,4 +128,4 @@ def readyz() -> tuple[Response, int]:
 @health.get("/metrics")
 def metrics_route() -> Response:
     metrics: ReceiverMetrics = _state("metrics")  # type: ignore[assignment]
-    return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(exposition(metrics.registry), mimetype=CONTENT_TYPE_LATEST)

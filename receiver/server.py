@@ -12,6 +12,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from pillarstream.settings import Settings
+from receiver.metrics import multiprocess_hooks
 
 
 class ReceiverServer(BaseApplication):  # type: ignore[misc]
@@ -28,6 +29,7 @@ class ReceiverServer(BaseApplication):  # type: ignore[misc]
             "accesslog": None,
             "limit_request_field_size": 16384,
             "worker_exit": _flush_on_exit,
+            **multiprocess_hooks(),  # /metrics adds up every worker
         }
         super().__init__()
 
