@@ -29,7 +29,7 @@ locals {
       PILLARSTREAM_TOPIC_PARTITIONS  = tostring(var.topic_partitions)
       PILLARSTREAM_TOPIC_REPLICATION = "3"
       # Managed Kafka only accepts authenticated TLS: SASL with a Google OAuth token of the
-      # process's own service account (no key files, no passwords).
+      # process's own service account (no key files, no passwords); docs/operations.md, "Kafka security settings".
       PILLARSTREAM_KAFKA_SECURITY_PROTOCOL = "SASL_SSL"
       PILLARSTREAM_KAFKA_SASL_MECHANISM    = "OAUTHBEARER"
     }

@@ -38,11 +38,6 @@ ACTIONS = {
     "dashboards": {"import"},
 }
 
-# Settings the GCP deployment sets that the package does not read yet: Managed Kafka only accepts
-# SASL_SSL with Google OAuth tokens. Remove a name from here once pillarstream.settings has it.
-PROPOSED_SETTINGS = {P + "KAFKA_SECURITY_PROTOCOL", P + "KAFKA_SASL_MECHANISM"}
-
-
 def subcommands() -> tuple[str, ...]:
     from pillarstream.cli import SUBCOMMANDS  # imported late: a missing name fails only the tests using it
 

@@ -9,7 +9,6 @@ import pytest
 
 from . import terraform_refs as tf
 from .contracts import (
-    PROPOSED_SETTINGS,
     REPO,
     command_problems,
     known_settings,
@@ -155,7 +154,7 @@ def test_every_process_runs_a_pillarstream_subcommand(root: tf.Module) -> None:
 
 
 def test_every_process_gets_the_settings_it_requires(root: tf.Module) -> None:
-    known = known_settings() | PROPOSED_SETTINGS
+    known = known_settings()
     problems = []
     for name, proc in processes(root).items():
         env = process_env(root, proc)
