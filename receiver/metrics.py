@@ -39,12 +39,12 @@ def multiprocess_hooks() -> dict[str, Any]:
         # package), so its choice of value class is re-made here, before the worker creates its metrics.
         from prometheus_client import values
 
-        values.ValueClass = values.get_value_class()
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
     def child_exit(server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
     def on_exit(server: Any) -> None:
         if not given:
@@ -60,5 +60,5 @@ def exposition(own: CollectorRegistry) -> bytes:
     from prometheus_client import multiprocess
 
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return generate_latest(registry)
