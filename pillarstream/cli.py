@@ -78,7 +78,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
-    from receiver.publisher import KafkaPublisher
+    from receiver.publisher import KafkaPublisher, ensure_topic
     from stream_processors.archive_store import open_store
     from stream_processors.replay import Selection, replay, verify, warehouse_delivery_ids
 
@@ -91,6 +91,9 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         print(f"only in the archive: {len(only_archive)}" + "".join(f"\n  {d}" for d in sorted(only_archive)))
         print(f"only in the warehouse: {len(only_warehouse)}" + "".join(f"\n  {d}" for d in sorted(only_warehouse)))
         return 1 if only_archive or only_warehouse else 0
+    # Connects once up front, so bad credentials stop the replay with their cause (a producer only sees
+    # its sends time out), and a topic that is missing is created as the receiver would.
+    ensure_topic(settings.kafka(), settings.raw_topic, settings.topic_partitions, settings.topic_replication)
     open_publisher = partial(KafkaPublisher, settings.kafka(), settings.raw_topic, timeout_s=30,
                              linger_ms=20, compression=settings.kafka_compression)
     replay(partial(open_store, settings.archive), open_publisher, selection, processes=args.processes)

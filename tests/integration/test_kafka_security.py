@@ -8,6 +8,7 @@ PLAIN, the replay with SCRAM-SHA-256.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -21,10 +22,11 @@ import pytest
 
 from devstack.kafka import KafkaBroker, SaslSslListener
 from devstack.process import free_port
-from pillarstream.envelope import from_record
+from pillarstream.envelope import from_payload, from_record
 from pillarstream.kafka_client import KafkaConnection
 from receiver.publisher import ensure_topic
-from stream_processors.archive_store import open_store
+from stream_processors.archive_store import FileStore, open_store
+from stream_processors.archiver import Consumed, archive_batch
 from tests.fake_github.harness import backfill_env, drain, run_backfill
 from tests.fake_github.history import rest_state
 from tests.fake_github.server import FakeGitHub
@@ -111,10 +113,9 @@ def test_receiver_workers_and_replay_over_sasl_ssl(broker, pki, db, gcs_bucket, 
     assert delivery_ids(read_topic(broker.bootstrap, topic, 1)) == [delivery_id]
 
     replay_topic = secure_topic(broker, pki)
-    today = datetime.now(UTC).date().isoformat()
     replay_env = env | security_env(pki, "SCRAM-SHA-256") | {"PILLARSTREAM_RAW_TOPIC": replay_topic}
     replay_env.pop("PILLARSTREAM_KAFKA_SASL_PASSWORD_FILE")
-    replayed = run_cli(replay_env, "replay", "--from", today, "--to", today, "--processes", "2")
+    replayed = run_cli(replay_env, "replay", "--from", TODAY, "--to", TODAY, "--processes", "2")
     assert replayed.returncode == 0, replayed.stderr
     records = read_topic(broker.bootstrap, replay_topic, 1)
     assert delivery_ids(records) == [delivery_id]
@@ -130,8 +131,15 @@ def test_backfill_over_sasl_plain(broker, pki, db, tmp_path):
     assert len(drain(broker.bootstrap, topic)) > 3
 
 
-@pytest.mark.parametrize("command", [["receiver"], ["worker", "archiver"]])
+TODAY = datetime.now(UTC).date().isoformat()
+
+
+@pytest.mark.parametrize("command", [["receiver"], ["worker", "archiver"], ["replay", "--from", TODAY, "--to", TODAY]])
 def test_a_wrong_password_is_one_line_naming_the_broker(broker, pki, secret_file, tmp_path, command):
+    body = fixture_bytes("webhooks/push/payload.json")  # an archived delivery, so that replay has work
+    archive_batch(FileStore(tmp_path / "archive"), [Consumed("raw", 0, 0, from_payload(
+        delivery_id="d-1", event="push", payload=body, parsed=json.loads(body), source="webhook",
+        received_at=datetime.now(UTC)))])
     env = pipeline_env(bootstrap=broker.sasl_ssl_bootstrap, topic="never.created", dsn="postgresql://unused",
                        archive_url=f"file://{tmp_path / 'archive'}", secret_file=secret_file, group="wrong",
                        extra=security_env(pki, "SCRAM-SHA-512", password="not-the-password"))
