@@ -79,11 +79,20 @@ def ssl_context(kafka: KafkaConnection) -> ssl.SSLContext:
     """Verifies the broker's certificate and host name; presents the client certificate when one is set."""
     try:
         context = ssl.create_default_context(cafile=kafka.ssl_cafile)
-        if kafka.ssl_certfile:
-            context.load_cert_chain(kafka.ssl_certfile, kafka.ssl_keyfile, kafka.ssl_key_password)
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"Kafka TLS files: {exc}") from exc
+        raise ConfigError(f"PILLARSTREAM_KAFKA_SSL_CAFILE={kafka.ssl_cafile}: {_file_error(exc)}") from exc
+    if kafka.ssl_certfile:
+        try:
+            context.load_cert_chain(kafka.ssl_certfile, kafka.ssl_keyfile, kafka.ssl_key_password)
+        except (OSError, ssl.SSLError) as exc:
+            files = ", ".join(filter(None, (kafka.ssl_certfile, kafka.ssl_keyfile)))
+            raise ConfigError(f"PILLARSTREAM_KAFKA_SSL_CERTFILE/KEYFILE ({files}): {_file_error(exc)}") from exc
     return context
+
+
+def _file_error(exc: OSError) -> str:
+    # ssl's errors carry a reason (e.g. PEM_LIB for a wrong key password); plain OSErrors a strerror
+    return str(getattr(exc, "reason", None) or exc.strerror or exc)
 
 
 def kafka_python_options(kafka: KafkaConnection | str) -> dict[str, Any]:

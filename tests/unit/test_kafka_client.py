@@ -163,3 +163,14 @@ def test_every_command_warns_about_unknown_variables_once():
     assert len(warnings) == 1 and warnings[0]["level"] == "warning"
     assert warnings[0]["unknown"] == ["PILLARSTREAM_KAFKA_SASL_MECHANSIM "
                                       "(did you mean PILLARSTREAM_KAFKA_SASL_MECHANISM?)"]
+
+
+def test_unusable_tls_files_name_the_setting(tmp_path):
+    missing = KafkaConnection("k:9093", "SSL", ssl_cafile=str(tmp_path / "no-ca.pem"))
+    with pytest.raises(ConfigError, match=r"PILLARSTREAM_KAFKA_SSL_CAFILE=.*no-ca.pem: No such file"):
+        kafka_python_options(missing)
+    pki = make_pki(tmp_path / "pki")
+    swapped = KafkaConnection("k:9093", "SSL", ssl_cafile=str(pki.ca), ssl_certfile=str(pki.client_key),
+                              ssl_keyfile=str(pki.client_cert))
+    with pytest.raises(ConfigError, match="PILLARSTREAM_KAFKA_SSL_CERTFILE/KEYFILE"):
+        faust_credentials(swapped)
