@@ -41,7 +41,8 @@ def kafka_libs(cache_dir: Path) -> Path:
 @dataclass(frozen=True)
 class SaslSslListener:
     """An extra SASL_SSL listener (for the security tests): TLS with PEM files, clients must present a
-    certificate signed by ``client_ca``, and each user may log in with PLAIN, SCRAM-SHA-256 or -512."""
+    certificate signed by ``client_ca``, and each user may log in with PLAIN, SCRAM-SHA-256 or -512.
+    OAUTHBEARER is offered too, with Kafka's unsecured-token validator (no Google token passes it)."""
 
     port: int
     keystore: Path  # PEM: the broker's private key (PKCS#8, unencrypted) and certificate chain
@@ -52,7 +53,7 @@ class SaslSslListener:
         plain_users = " ".join(f'user_{name}="{password}"' for name, password in self.users.items())
         prefix = "listener.name.sasl_ssl."
         return [
-            "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+            "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER",
             f"{prefix}ssl.keystore.type=PEM",
             f"{prefix}ssl.keystore.location={self.keystore}",
             f"{prefix}ssl.truststore.type=PEM",
@@ -62,6 +63,9 @@ class SaslSslListener:
             f"{plain_users};",
             f"{prefix}scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;",
             f"{prefix}scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            # Kafka's own unsecured-token validator: enough to see a client reach the token step.
+            f"{prefix}oauthbearer.sasl.jaas.config="
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
         ]
 
     def scram_arguments(self) -> list[str]:

@@ -141,7 +141,7 @@ class _FirstError(logging.Filter):
             return True
         if self.reason is None:
             # "<BrokerConnection ... host=...>: SaslAuthenticate error: ..." -> what follows the connection
-            self.reason = record.getMessage().rpartition(">: ")[2]
+            self.reason = record.getMessage().rpartition(">: ")[2].removeprefix("Closing connection. ")
         return False
 
 

@@ -12,13 +12,17 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devstack.kafka import KafkaBroker, SaslSslListener
 from devstack.process import free_port
@@ -158,3 +162,53 @@ def test_an_untrusted_broker_certificate_is_one_line(broker, pki, secret_file, t
     assert result.returncode == 1, result.stderr
     [line] = result.stderr.strip().splitlines()
     assert broker.sasl_ssl_bootstrap in line and "CERTIFICATE_VERIFY_FAILED" in line, line
+
+
+class TokenEndpoint(BaseHTTPRequestHandler):
+    """Google's OAuth token endpoint as a service account's refresh meets it."""
+
+    requests: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers["Content-Length"]))
+        TokenEndpoint.requests.append(self.path)
+        body = json.dumps({"access_token": "ya29.test-token", "expires_in": 3600, "token_type": "Bearer"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_oauthbearer_fetches_a_google_token_and_offers_it_to_the_broker(broker, pki, secret_file, tmp_path):
+    """The broker's validator only takes unsecured test tokens, so Google's is refused: what this shows is
+    that the receiver got the token from the service account's credentials and offered it, in one line."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TokenEndpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    account = tmp_path / "service-account.json"
+    account.write_text(json.dumps({
+        "type": "service_account", "project_id": "test", "private_key_id": "k1", "private_key": key,
+        "client_email": "receiver@test.iam.gserviceaccount.com", "client_id": "1",
+        "token_uri": f"http://127.0.0.1:{server.server_port}/token"}))
+    env = pipeline_env(bootstrap=broker.sasl_ssl_bootstrap, topic="never.created", dsn="postgresql://unused",
+                       archive_url=f"file://{tmp_path / 'archive'}", secret_file=secret_file, group="oauth",
+                       extra={"PILLARSTREAM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                              "PILLARSTREAM_KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+                              "PILLARSTREAM_KAFKA_SSL_CAFILE": str(pki.ca),
+                              "PILLARSTREAM_KAFKA_SSL_CERTFILE": str(pki.client_cert),
+                              "PILLARSTREAM_KAFKA_SSL_KEYFILE": str(pki.client_key),
+                              "GOOGLE_APPLICATION_CREDENTIALS": str(account)})
+    try:
+        result = run_cli(env, "receiver", timeout=60)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert TokenEndpoint.requests == ["/token"]  # fetched once, then reused
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert broker.sasl_ssl_bootstrap in line and "OAUTHBEARER" in line and "SaslAuthenticationFailed" in line, line
