@@ -1,8 +1,9 @@
 """``pillarstream backfill`` (and ``python -m backfill``): the command line of a backfill run.
 
 Wiring: ``add_parser(subparsers)`` registers the subcommand with ``handler(args, settings) -> int`` as its
-``handler`` default. Exit codes: 0 done, 1 some repositories failed (the rest were backfilled), 75 the rate
-limit needs a longer wait than ``--max-wait`` (cursors are saved: re-run after the reset), 130 interrupted.
+``handler`` default. Exit codes: 0 done, 1 some repositories failed (the rest were backfilled), 2
+configuration, 69 GitHub cannot be reached (connection refused, unknown host), 75 the rate limit needs a
+longer wait than ``--max-wait`` (cursors are saved: re-run after the reset), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -72,14 +73,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def tokens(settings: Settings) -> list[str]:
-    """Tokens from PILLARSTREAM_GITHUB_TOKEN(_FILE): several, comma- or line-separated, share the work."""
-    found = [t for t in _SPLIT.split(settings.token() or "") if t]
-    if not found:
-        raise ConfigError("no GitHub token: set PILLARSTREAM_GITHUB_TOKEN or PILLARSTREAM_GITHUB_TOKEN_FILE")
-    return found
-
-
 def handler(args: argparse.Namespace, settings: Settings) -> int:
     from backfill.archive import PageArchive
     from backfill.cursors import PostgresCursorStore
@@ -89,6 +82,7 @@ def handler(args: argparse.Namespace, settings: Settings) -> int:
     from backfill.ratelimit import BudgetExhausted, TokenPool
     from backfill.resources import select
     from backfill.runner import Options, run_backfill
+    from receiver.github_client import credentials
     from receiver.publisher import KafkaPublisher, ensure_topic
     from stream_processors.archive_store import open_store
 
@@ -101,8 +95,11 @@ def handler(args: argparse.Namespace, settings: Settings) -> int:
                       until=args.until,
                       concurrency=args.concurrency)
     stats = Stats()
-    pool = TokenPool(tokens(settings), reserve=args.reserve, max_wait_s=args.max_wait, max_rate=args.max_rate)
-    api = GitHubApi(args.api_url or settings.github_api_url, pool, stats=stats)
+    api_url = args.api_url or settings.github_api_url
+    found = credentials(settings, api_url, org=args.org, user=args.user)
+    pool = TokenPool([c.auth for c in found], names=[c.name for c in found], reserve=args.reserve,
+                     max_wait_s=args.max_wait, max_rate=args.max_rate)
+    api = GitHubApi(api_url, pool, stats=stats)
     cursors = PostgresCursorStore(settings.dsn())
     try:
         if args.dry_run:

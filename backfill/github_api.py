@@ -27,7 +27,8 @@ from github import Auth, Github, GithubException
 from urllib3.util.retry import Retry
 
 from backfill.ratelimit import Quota, TokenBudget, TokenPool, classify
-from pillarstream.errors import GitHubAPIError
+from pillarstream.errors import GitHubAPIError, GitHubUnreachable
+from receiver.github_client import make_github, unreachable
 
 log = logging.getLogger(__name__)
 _LINK = re.compile(r'<([^>]+)>;\s*rel="([a-z]+)"')
@@ -97,8 +98,9 @@ class Stats:
 
 
 def make_retry() -> Retry:
-    """Transport-level retry: connection trouble and 502/503/504, three times, never longer than 4 s."""
-    return Retry(total=3, connect=3, read=2, status=2, backoff_factor=0.25, backoff_max=4.0,
+    """Transport-level retry: 502/503/504 and dropped connections, never longer than 4 s; a connection
+    that cannot be made is not retried (an unreachable GitHub fails fast)."""
+    return Retry(total=3, connect=0, read=2, status=2, backoff_factor=0.25, backoff_max=4.0,
                  status_forcelist=(502, 503, 504), allowed_methods=frozenset({"GET"}),
                  respect_retry_after_header=False, raise_on_status=False)
 
@@ -119,10 +121,9 @@ class GitHubApi:
         clients: dict[str, Github] = self._local.__dict__.setdefault("clients", {})
         client = clients.get(budget.name)
         if client is None:
-            client = Github(base_url=self.api_url, auth=Auth.Token(budget.token), per_page=100,
-                            retry=make_retry(),
-                            timeout=self.timeout_s, seconds_between_requests=self.pace_s or None,
-                            seconds_between_writes=None)
+            auth = budget.token if isinstance(budget.token, Auth.Auth) else Auth.Token(str(budget.token))
+            client = make_github(self.api_url, auth, timeout=self.timeout_s, retry=make_retry(),
+                                 pace_s=self.pace_s or None)
             clients[budget.name] = client
         return client
 
@@ -134,17 +135,22 @@ class GitHubApi:
         if etag:
             headers["If-None-Match"] = etag
         failure: GitHubAPIError | None = None
+        last = "no answer"
         for attempt in range(MAX_ATTEMPTS):
             budget = self.pool.acquire()
             try:
                 status, answer_headers, body = self._send(budget, target, headers)
             except GitHubAPIError as exc:
+                self.pool.unanswered(budget)
+                if not isinstance(exc, GitHubUnreachable) or exc.refused:
+                    raise  # nothing listens there: no wait will change that
                 failure = exc
                 self.stats.retries += 1
-                self.pool.wait(min(30.0, 0.5 * 2 ** attempt), "unreachable", budget)
+                log.debug("github did not answer", extra={"url": target, "error": str(exc), "attempt": attempt})
+                self.pool.wait(min(30.0, 0.5 * 2 ** attempt), "no answer", budget)
                 continue
             quota = Quota.from_headers(answer_headers)
-            budget.observe(quota)
+            self.pool.answered(budget, quota)
             verdict = classify(status, answer_headers, body, attempt, now=self.pool.clock())
             self.stats.record(resource, status, verdict.kind in ("ok", "fail"))
             log.debug("github answer", extra={"resource": resource, "url": target, "status": status,
@@ -155,6 +161,7 @@ class GitHubApi:
             if verdict.kind == "fail":
                 raise GitHubAPIError(f"GET {target}: {verdict.reason}", retriable=False, status=status)
             self.stats.retries += 1
+            last = verdict.reason
             log.warning("github asks to wait", extra={
                 "resource": resource, "url": target, "status": status, "reason": verdict.reason,
                 "wait_s": round(verdict.wait_s, 1), "token": budget.name})
@@ -163,16 +170,20 @@ class GitHubApi:
                 if self.pool.others_free(budget):
                     continue  # another token takes over; this one rests until it may be used again
             self.pool.wait(verdict.wait_s, verdict.reason, budget)
-        raise GitHubAPIError(f"GET {target}: gave up after {MAX_ATTEMPTS} attempts",
-                             retriable=True) from failure
+        if failure is not None:
+            raise failure
+        raise GitHubAPIError(f"GET {self.api_url}{target if target.startswith('/') else ''}: gave up after "
+                             f"{MAX_ATTEMPTS} attempts (last: {last})", retriable=True)
 
     def _send(self, budget: TokenBudget, target: str,
               headers: dict[str, str]) -> tuple[int, dict[str, str], str]:
         requester = self._client(budget).requester
         try:
             status, answer_headers, body = requester.requestJson("GET", target, None, headers)
-        except (GithubException, requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            # Connection refused or reset even after urllib3's quick retries: retriable, the loop backs off.
-            log.warning("github unreachable", extra={"url": target, "error": f"{type(exc).__name__}: {exc}"})
-            raise GitHubAPIError(f"GET {target}: {type(exc).__name__}: {exc}", retriable=True) from exc
+        except GithubException as exc:  # minting an App installation token failed
+            raise GitHubAPIError(f"GitHub App installation token: GitHub answered {exc.status}: {exc.data}",
+                                 retriable=exc.status in (429, 500, 502, 503, 504), status=exc.status) from exc
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            # No answer even after urllib3's quick retries: refused fails the run, a dropped one backs off.
+            raise unreachable(exc, self.api_url) from exc
         return status, {k.lower(): v for k, v in answer_headers.items()}, body

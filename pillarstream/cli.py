@@ -187,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except PillarstreamError as exc:
         print(f"pillarstream {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return int(getattr(exc, "exit_code", 1))
     except KeyboardInterrupt:
         return 130
 
