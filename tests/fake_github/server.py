@@ -133,10 +133,12 @@ class FakeGitHub:
         self.port = free_port()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        from tests.fake_github import hooks, rest_routes
+        from tests.fake_github import apps, hooks, rest_routes
 
+        self.apps = apps.AppRegistry()
+        self._app_paths = re.compile(apps.APP_PATHS)
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
-        for method, pattern, handler in [*rest_routes.ROUTES, *hooks.ROUTES]:
+        for method, pattern, handler in [*apps.ROUTES, *rest_routes.ROUTES, *hooks.ROUTES]:
             self.routes.append((method, re.compile(f"^{pattern}$"), handler))
         self.hooks = hooks.HookRegistry(self)
 
@@ -235,7 +237,7 @@ class FakeGitHub:
         if self.latency_s:
             time.sleep(self.latency_s)
         with self.lock:
-            if self.tokens and req.token not in self.tokens and not req.path.startswith("/_fake"):
+            if not self._authorised(req):
                 return Answer(401, {"message": "Bad credentials",
                                     "documentation_url": "https://docs.github.com/rest"}, counted=False)
             fault = self._take_fault(req)
@@ -250,6 +252,19 @@ class FakeGitHub:
                         return self._primary_limit(req.token)
                 return handler(self, req)
         return Answer(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+
+    def _authorised(self, req: Request) -> bool:
+        """A known personal token, a live installation token, or an App route (which checks its JWT)."""
+        if req.path.startswith("/_fake") or self._app_paths.search(req.path):
+            return True
+        if self.apps.installation_of(req.token) is not None:
+            return True
+        return not self.tokens or req.token in self.tokens
+
+    def budget_key(self, token: str | None) -> str:
+        """Installation tokens share their installation's budget; a personal token has its own."""
+        installation = self.apps.installation_of(token)
+        return f"installation {installation}" if installation is not None else (token or "")
 
     def _wait_at_gate(self) -> None:
         with self.lock:
@@ -266,7 +281,7 @@ class FakeGitHub:
         return None
 
     def _budget(self, token: str | None) -> Budget:
-        key = token or ""
+        key = self.budget_key(token)
         now = int(time.time())
         budget = self.budgets.get(key)
         if budget is None or now >= budget.reset:
