@@ -182,6 +182,15 @@ class TokenPool:
         self.waits: list[tuple[float, str]] = []  # (seconds, reason), for the run summary and tests
         self._lock = threading.Lock()
 
+    def sibling(self) -> TokenPool:
+        """A pool over the same credentials for another budget (GraphQL points are counted apart from REST
+        requests), with the same reserve and waits; waits are added up on this pool."""
+        other = TokenPool([b.token for b in self.budgets], names=[b.name for b in self.budgets],
+                          reserve=self.reserve, max_wait_s=self.max_wait_s, clock=self.clock, sleep=self.sleep)
+        other.min_interval_s = self.min_interval_s
+        other.waits = self.waits
+        return other
+
     def acquire(self) -> TokenBudget:
         """A token to use now, after waiting (bounded) if every token is blocked or at its reserve. Pair it
         with :meth:`answered` (or :meth:`unanswered`) once the request is done."""

@@ -44,6 +44,7 @@ class Options:
     since: datetime | None = None
     until: datetime | None = None
     concurrency: int = 4
+    graphql: bool = True  # pull requests and checks through GraphQL; False: REST only
 
 
 @dataclass
@@ -52,6 +53,8 @@ class Summary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     items: int = 0
     requests: int = 0
+    graphql_calls: int = 0
+    graphql_points: int = 0
     not_modified: int = 0
     from_archive: int = 0
     waited_s: float = 0.0
@@ -73,7 +76,7 @@ def run_backfill(options: Options, *, api: GitHubApi, archive: PageArchive, publ
                  cursors: CursorStore, progress: Progress) -> Summary:
     ctx = RunContext(api=api, archive=archive, publisher=publisher, cursors=cursors, progress=progress,
                      owner=options.owner, resources=options.resources, since=options.since,
-                     until=options.until)
+                     until=options.until, graphql=options.graphql)
     summary = Summary()
     account = resolve_owner(ctx, options.kind)
     if options.kind == "org":
@@ -107,6 +110,8 @@ def run_backfill(options: Options, *, api: GitHubApi, archive: PageArchive, publ
             raise
     summary.items = progress.items
     summary.requests = api.stats.counted
+    summary.graphql_calls = api.stats.graphql_calls
+    summary.graphql_points = api.stats.graphql_points
     summary.not_modified = api.stats.not_modified
     summary.from_archive = progress.pages_resumed
     summary.waited_s = api.pool.waited_s

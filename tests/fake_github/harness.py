@@ -152,7 +152,7 @@ class ListPublisher:
 
 def backfill_in_process(fake: FakeGitHub, archive_root: Path, *, owner: str = "acme", kind: str = "org",
                         resources: Sequence[str] | None = None, cursors: Any = None,
-                        pool: Any = None) -> list[Envelope]:
+                        pool: Any = None, graphql: bool = True) -> list[Envelope]:
     """A whole backfill in this process (memory cursors, file archive): the baseline a test compares to.
     Pass the same ``cursors`` (a MemoryCursorStore) to several calls for a run and its re-runs, and a
     ``pool`` (TokenPool) for other credentials or to read the budget afterwards."""
@@ -169,7 +169,7 @@ def backfill_in_process(fake: FakeGitHub, archive_root: Path, *, owner: str = "a
     stats = Stats()
     pool = pool or TokenPool([fake.tokens[0]], reserve=0)
     publisher = ListPublisher()
-    run(Options(owner, "user" if kind == "user" else "org", select(resources)),
+    run(Options(owner, "user" if kind == "user" else "org", select(resources), graphql=graphql),
         api=GitHubApi(fake.url, pool, stats=stats),
         archive=PageArchive(FileStore(archive_root)), publisher=publisher,
         cursors=MemoryCursorStore() if cursors is None else cursors,

@@ -133,12 +133,13 @@ class FakeGitHub:
         self.port = free_port()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        from tests.fake_github import apps, hooks, rest_routes
+        from tests.fake_github import apps, graphql_api, hooks, rest_routes
 
         self.apps = apps.AppRegistry()
+        self.graphql = graphql_api.GraphQLFake(limit=rate_limit)
         self._app_paths = re.compile(apps.APP_PATHS)
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
-        for method, pattern, handler in [*apps.ROUTES, *rest_routes.ROUTES, *hooks.ROUTES]:
+        for method, pattern, handler in [*apps.ROUTES, *graphql_api.ROUTES, *rest_routes.ROUTES, *hooks.ROUTES]:
             self.routes.append((method, re.compile(f"^{pattern}$"), handler))
         self.hooks = hooks.HookRegistry(self)
 
@@ -248,7 +249,7 @@ class FakeGitHub:
             if match and method == req.method:
                 req.params = match.groupdict()
                 with self.lock:
-                    if req.path != "/rate_limit" and self._spent(req.token):
+                    if req.path not in ("/rate_limit", "/graphql", "/api/graphql") and self._spent(req.token):
                         return self._primary_limit(req.token)
                 return handler(self, req)
         return Answer(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
@@ -336,7 +337,8 @@ class FakeGitHub:
         with self.lock:
             if counted:
                 self._budget(req.token).remaining -= 1
-            headers.update(self.rate_headers(req.token))
+            if answer.headers.get("X-RateLimit-Resource") != "graphql":  # GraphQL has a budget of its own
+                headers.update(self.rate_headers(req.token))
             if status in (403, 429) and "Retry-After" not in headers and self._spent(req.token):
                 headers["X-RateLimit-Remaining"] = "0"
             query = urlencode(sorted(req.query.items()))
