@@ -58,6 +58,20 @@ def pull_requests(ctx: RunContext, repo: Json) -> None:
     pending = _pending(sweep)
     data = sweep.data
     position = sweep.state["walks"].setdefault("graphql", {"after": None, "index": 0, "done": False})
+    if "probe" not in data:
+        # The REST list's first page, asked with the last run's ETag, says for free (a 304) that nothing
+        # changed, and otherwise how many pull requests did: the first query asks for just those.
+        probe = sweep.fetch(path("pulls", owner=owner, repo=name), _params("pulls"), resource="pulls",
+                            conditional=True)
+        assert probe is not None
+        listed = probe.items() if probe.status == 200 else []
+        changed = sum(1 for item in listed if mark is None or item["updated_at"] > mark)
+        data["probe"] = probe.status
+        if not changed:
+            position["done"] = True
+        elif mark and changed < len(listed):
+            data["page_size"] = min(PAGE, changed + 1)  # one unchanged pull request ends the walk
+        sweep.save()
     while not position["done"]:
         size = int(data.get("page_size", PAGE))
         variables = {"owner": owner, "name": name, "first": size, "after": position["after"]}
