@@ -61,6 +61,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--api", choices=("graphql", "rest"), default="graphql",
                         help="pull requests and check runs through GraphQL (default: about 0.1 points per pull "
                              "request) or the REST API only (about 4 requests per pull request)")
+    parser.add_argument("--graphql-page", type=int, default=100, metavar="N",
+                        help="pull requests per GraphQL query (default and most 100; a page GitHub times out "
+                             "on is halved and grows back by itself)")
     parser.add_argument("--concurrency", type=int, default=4, help="repositories fetched at once (default 4)")
     parser.add_argument("--reserve", type=int, default=500,
                         help="requests per token left untouched for live use (default 500)")
@@ -91,12 +94,15 @@ def handler(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.since and args.until and args.until < args.since:
         raise ConfigError("--until is before --since")
+    if not 1 <= args.graphql_page <= 100:
+        raise ConfigError("--graphql-page must be between 1 and 100")
     if args.concurrency < 1 or args.reserve < 0 or args.max_wait < 0 or args.max_rate < 0:
         raise ConfigError("--concurrency must be >= 1; --reserve, --max-wait and --max-rate >= 0")
     options = Options(owner=args.org or args.user, kind="org" if args.org else "user",
                       resources=select(args.resources), repos=tuple(args.repo), since=args.since,
                       until=args.until,
-                      concurrency=args.concurrency, graphql=args.api == "graphql")
+                      concurrency=args.concurrency, graphql=args.api == "graphql",
+                      graphql_page=args.graphql_page)
     stats = Stats()
     api_url = args.api_url or settings.github_api_url
     found = credentials(settings, api_url, org=args.org, user=args.user)

@@ -209,8 +209,8 @@ class GitHubApi:
                 pool.wait(min(30.0, 0.5 * 2 ** attempt), "no answer", budget)
                 continue
             quota = Quota.from_headers(headers)
-            limits = (data or {}).get("data", {}) if isinstance(data, dict) else {}
-            rate = (limits or {}).get("rateLimit") or {}
+            limits = data.get("data") if isinstance(data, dict) else None  # PyGithub wraps a non-JSON body
+            rate = (limits.get("rateLimit") if isinstance(limits, dict) else None) or {}
             if quota.remaining is None and rate.get("remaining") is not None:
                 reset = parse_time(rate["resetAt"]).timestamp() if rate.get("resetAt") else None
                 quota = Quota(rate.get("limit"), int(rate["remaining"]), reset)

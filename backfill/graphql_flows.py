@@ -41,7 +41,6 @@ from pillarstream.errors import GitHubAPIError
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
-PAGE = 100  # pull requests per query (GitHub's maximum)
 GROW_AFTER = 3  # good pages at a reduced size before doubling it again
 PAGE_RETRIES = 3  # a page whose answer has holes that cannot be filled item by item is asked this often
 CHECK_BATCH = 25  # commits per checks query
@@ -57,6 +56,7 @@ def pull_requests(ctx: RunContext, repo: Json) -> None:
     events_mark = _mark(sweep, "events_at", ctx)
     pending = _pending(sweep)
     data = sweep.data
+    most = ctx.graphql_page
     position = sweep.state["walks"].setdefault("graphql", {"after": None, "index": 0, "done": False})
     if "probe" not in data:
         # The REST list's first page, asked with the last run's ETag, says for free (a 304) that nothing
@@ -70,10 +70,10 @@ def pull_requests(ctx: RunContext, repo: Json) -> None:
         if not changed:
             position["done"] = True
         elif mark and changed < len(listed):
-            data["page_size"] = min(PAGE, changed + 1)  # one unchanged pull request ends the walk
+            data["page_size"] = min(most, changed + 1)  # one unchanged pull request ends the walk
         sweep.save()
     while not position["done"]:
-        size = int(data.get("page_size", PAGE))
+        size = min(most, int(data.get("page_size", most)))
         variables = {"owner": owner, "name": name, "first": size, "after": position["after"]}
         try:
             answer, holes = _page(sweep, variables)
@@ -110,8 +110,8 @@ def pull_requests(ctx: RunContext, repo: Json) -> None:
         else:
             position.update(after=info["endCursor"], index=0)
         good = int(data.get("good_pages", 0)) + 1
-        if size < PAGE and good >= GROW_AFTER:
-            size, good = min(PAGE, size * 2), 0
+        if size < most and good >= GROW_AFTER:
+            size, good = min(most, size * 2), 0
         data.update(page_size=size, good_pages=good)
         sweep.next_page()
     recheck_pending(ctx, sweep, repo, pending)
@@ -131,6 +131,10 @@ def _page(sweep: Sweep, variables: Json) -> tuple[GraphQLAnswer, dict[int, set[s
                 holes.setdefault(where[3], set()).add(str(where[4]))
             else:
                 unrecoverable.append(where)
+        repository = (answer.data or {}).get("repository") or {}
+        nodes = (repository.get("pullRequests") or {}).get("nodes") or []
+        if any(nodes[i] is None for i in holes if i < len(nodes)):  # a non-null field failed: the item is gone
+            unrecoverable.append(["repository", "pullRequests", "nodes"])
         if not unrecoverable:
             if holes:
                 log.warning("graphql partial answer, completing it", extra={

@@ -45,6 +45,7 @@ class Options:
     until: datetime | None = None
     concurrency: int = 4
     graphql: bool = True  # pull requests and checks through GraphQL; False: REST only
+    graphql_page: int = 100  # pull requests per GraphQL query
 
 
 @dataclass
@@ -76,7 +77,7 @@ def run_backfill(options: Options, *, api: GitHubApi, archive: PageArchive, publ
                  cursors: CursorStore, progress: Progress) -> Summary:
     ctx = RunContext(api=api, archive=archive, publisher=publisher, cursors=cursors, progress=progress,
                      owner=options.owner, resources=options.resources, since=options.since,
-                     until=options.until, graphql=options.graphql)
+                     until=options.until, graphql=options.graphql, graphql_page=options.graphql_page)
     summary = Summary()
     account = resolve_owner(ctx, options.kind)
     if options.kind == "org":

@@ -61,6 +61,7 @@ class RunContext:
     until: datetime | None = None
     organization: Json | None = None  # the payloads' "organization" (None for a user account)
     graphql: bool = True  # pull requests and check runs with GraphQL (False: REST only)
+    graphql_page: int = 100  # pull requests per GraphQL query, at most
     stop: threading.Event = field(default_factory=threading.Event)
     _shas: set[tuple[str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)

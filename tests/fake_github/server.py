@@ -342,6 +342,8 @@ class FakeGitHub:
             if status in (403, 429) and "Retry-After" not in headers and self._spent(req.token):
                 headers["X-RateLimit-Remaining"] = "0"
             query = urlencode(sorted(req.query.items()))
+            if req.method == "POST" and req.path.endswith("/graphql"):  # queries differ by their body
+                query = "body=" + hashlib.sha256(req.body).hexdigest()[:16]
             self.served.append(Served(req.method, req.path, query, status, req.token, counted,
                                       time.monotonic()))
         return status, headers, body

@@ -24,15 +24,18 @@ from tests.harness import query
 from tests.integration.test_backfill_convergence import differences, facts
 
 pytestmark = pytest.mark.integration
-KILL_AFTER = (120, 430)  # requests served before each kill: mid pull-request fan-out, and later
+# Requests served before each kill. REST: mid pull-request fan-out, and later. GraphQL (pages of 10 pull
+# requests, so a repository takes several queries): mid pull-request pages, and in the REST lists after.
+KILL_AFTER = {"rest": (120, 430), "graphql": (9, 30)}
 
 
 
 
-def test_killed_backfill_resumes_where_it_stopped(services, db, second_db, tmp_path):
+@pytest.mark.parametrize("api", ["graphql", "rest"])
+def test_killed_backfill_resumes_where_it_stopped(services, db, second_db, tmp_path, api):
     state = rest_state(synthetic_history(repos=3, pulls=60))
     bootstrap = services.kafka.bootstrap
-    args = ["--org", "acme", "--concurrency", "2"]
+    args = ["--org", "acme", "--concurrency", "2", "--api", api, "--graphql-page", "10"]
 
     with FakeGitHub(state) as fake:  # uninterrupted
         topic_a = new_topic(services)
@@ -48,7 +51,7 @@ def test_killed_backfill_resumes_where_it_stopped(services, db, second_db, tmp_p
         topic_b = new_topic(services)
         env = backfill_env(bootstrap=bootstrap, topic=topic_b, dsn=second_db.writer_dsn,
                            archive_url=f"file://{tmp_path / 'archive-b'}", fake=fake)
-        for number, after in enumerate(KILL_AFTER):
+        for number, after in enumerate(KILL_AFTER[api]):
             fake.pause_after(after)
             child = start_backfill(env, args, tmp_path / f"b{number}.log")
             assert fake.gate_reached.wait(60), child.tail()
@@ -77,5 +80,5 @@ def test_killed_backfill_resumes_where_it_stopped(services, db, second_db, tmp_p
     # Asked again: at most the request in flight at each kill (one per thread).
     print(f"uninterrupted {uninterrupted} requests; killed twice: {interrupted}, "
           f"repeated {len(repeats)}: {repeats}")
-    assert len(repeats) <= 2 * len(KILL_AFTER)
+    assert len(repeats) <= 2 * len(KILL_AFTER[api])
     assert interrupted <= uninterrupted + len(repeats)
