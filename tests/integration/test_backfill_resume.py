@@ -58,9 +58,10 @@ def test_killed_backfill_resumes_where_it_stopped(services, db, second_db, tmp_p
             child.kill()  # SIGKILL: no clean-up of any kind
             child.stop()  # only closes its log
             fake.release()
-        in_progress = query(second_db.admin_dsn, "SELECT count(*) FROM backfill.cursors WHERE state <> '{}'")
-        assert in_progress[0][0] > 0  # it really was stopped half-way
+        finished = "SELECT count(*) FROM backfill.cursors WHERE state = '{}'"
+        finished_at_kill = query(second_db.admin_dsn, finished)[0][0]
         assert run_backfill(env, args, tmp_path / "b.log") == 0, (tmp_path / "b.log").read_text()
+        assert finished_at_kill < query(second_db.admin_dsn, finished)[0][0]  # it really was stopped half-way
         repeats = repeated_requests(fake.served)
         interrupted = fake.counted()
         url_b = fake.url
