@@ -23,7 +23,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(services, db, tmp_path):
         probes = fake.counted()
     assert "backfill plan for organization acme (1 of 2 repositories)" in output
     assert "acme/api" in output and "acme/web" not in output
-    assert "pull requests      5" in output and "estimated requests" in output
+    assert "pull requests      5" in output and "estimated budget" in output
     assert probes == 2 + 3  # the account, the repository list, three size probes for the one repository
     assert query(db.admin_dsn, "SELECT count(*) FROM backfill.cursors") == [(0,)]
     assert not (tmp_path / "archive").exists()
