@@ -38,6 +38,7 @@ KEPT_HEADERS = ("etag", "link", "last-modified", "x-ratelimit-limit", "x-ratelim
                 "x-ratelimit-reset",
                 "x-ratelimit-used", "x-ratelimit-resource", "x-github-request-id", "date")
 MAX_ATTEMPTS = 8
+GRAPHQL_POINTS_PER_MINUTE = 2000  # GitHub's secondary limit for the GraphQL endpoint
 
 
 @dataclass(frozen=True)
@@ -245,9 +246,11 @@ class GitHubApi:
             if answer.data is None:
                 messages = "; ".join(str(e.get("message")) for e in answer.errors) or "no data"
                 raise GitHubAPIError(f"GraphQL {name}: {messages}", retriable=False, status=status)
+            cost = int(rate.get("cost") or 0)
+            pool.spread(budget, cost, GRAPHQL_POINTS_PER_MINUTE)
             with self.stats._lock:
                 self.stats.graphql_calls += 1
-                self.stats.graphql_points += int(rate.get("cost") or 0)
+                self.stats.graphql_points += cost
             return answer
         if failure is not None:
             raise failure

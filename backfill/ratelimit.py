@@ -121,6 +121,7 @@ class TokenBudget:
     in_flight: int = 0  # sent, not answered: they may cost one each, so they count against the reserve
     blocked_until: float = 0.0  # set by Retry-After / a primary limit
     last_request: float = 0.0
+    paced_until: float = 0.0  # GraphQL: points spent, spread to stay under the points-per-minute limit
 
     def observe(self, quota: Quota) -> None:
         """Take an answer's figures. Answers to concurrent requests arrive in any order, and within one
@@ -154,7 +155,8 @@ class TokenBudget:
 
     def pace_s(self, min_interval_s: float, now: float) -> float:
         """Wait needed to keep at most one request per ``min_interval_s`` on this token."""
-        return max(0.0, self.last_request + min_interval_s - now) if min_interval_s > 0 else 0.0
+        spacing = max(0.0, self.last_request + min_interval_s - now) if min_interval_s > 0 else 0.0
+        return max(spacing, self.paced_until - now)
 
 
 class TokenPool:
@@ -222,6 +224,13 @@ class TokenPool:
         with self._lock:
             budget.in_flight = max(0, budget.in_flight - 1)
             budget.observe(quota)
+
+    def spread(self, budget: TokenBudget, points: int, per_minute: float) -> None:
+        """Points just spent on ``budget`` push its next request back so that it stays under ``per_minute``
+        (GitHub's secondary limit for GraphQL is 2,000 points a minute). Off when the pool has no rate cap."""
+        if self.min_interval_s > 0 and points > 0:
+            with self._lock:
+                budget.paced_until = max(budget.paced_until, self.clock()) + points * 60.0 / per_minute
 
     def unanswered(self, budget: TokenBudget) -> None:
         """The request got no answer (connection failed): it cost nothing."""

@@ -115,7 +115,7 @@ def run_backfill(options: Options, *, api: GitHubApi, archive: PageArchive, publ
     summary.graphql_points = api.stats.graphql_points
     summary.not_modified = api.stats.not_modified
     summary.from_archive = progress.pages_resumed
-    summary.waited_s = api.pool.waited_s
+    summary.waited_s = api.pool.waited_s + (api.graphql_pool.waited_s if api.graphql_pool is not api.pool else 0)
     summary.by_resource = dict(api.stats.by_resource)
     if fatal is not None:
         if isinstance(fatal, PillarstreamError):

@@ -132,3 +132,16 @@ def test_an_older_answer_does_not_give_back_spent_budget():
     assert budget.remaining == 20
     budget.observe(Quota(5000, 5000, NOW + 3660))  # a new window
     assert budget.remaining == 5000
+
+
+def test_graphql_points_are_spread_under_the_points_per_minute_limit():
+    clock = Clock()
+    pool = TokenPool(["t"], reserve=0, max_rate=15, clock=clock, sleep=clock.sleep)
+    budget = pool.acquire()
+    pool.answered(budget, Quota(5000, 4900, NOW + 3600))
+    pool.spread(budget, 100, per_minute=2000)  # 100 points: the next query waits 3 s
+    assert pool.acquire() is budget and clock.slept == [pytest.approx(3.0)]
+    assert pool.waits == []  # pacing, not a rate-limit wait
+    unpaced = TokenPool(["t"], reserve=0, max_rate=0, clock=clock, sleep=clock.sleep)
+    unpaced.spread(unpaced.acquire(), 100, per_minute=2000)
+    assert unpaced.budgets[0].paced_until == 0.0  # --max-rate 0: no cap of any kind
