@@ -9,10 +9,10 @@ killed anywhere resumes at the page in flight. GitHub's GraphQL limits are handl
 - a query GitHub gives up on (its 10-second timeout, 502/504) is asked again for half the page, down to
   one pull request; after a few good pages the size doubles back;
 - a partial answer (a nested field null, with an error naming its path) is completed item by item: the
-  missing reviews or checks of that pull request from REST, its timeline with a query of its own; any other
-  hole asks the page again. Nothing is published with a silent hole;
-- a nested connection that overflows its page (over 20 reviews or timeline events, over 5 suites or 20
-  runs) is followed for that pull request only, the same way.
+  missing checks of that pull request from REST, its timeline with a query of its own; any other hole (a
+  pull request that came back null) asks the page again. Nothing is published with a silent hole;
+- a nested connection that overflows its page (over 40 reviews and transitions, over 5 suites or 20 runs)
+  is followed for that pull request only, the same way.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ Json = dict[str, Any]
 GROW_AFTER = 3  # good pages at a reduced size before doubling it again
 PAGE_RETRIES = 3  # a page whose answer has holes that cannot be filled item by item is asked this often
 CHECK_BATCH = 24  # commits per checks query: (1 + 24 x 6) / 100 rounds to 1 point, 25 to 2
-_ITEM_FIELDS = ("reviews", "timelineItems", "commits")
+_ITEM_FIELDS = ("timelineItems", "commits")
 
 
 def pull_requests(ctx: RunContext, repo: Json) -> None:
@@ -158,7 +158,8 @@ def _one(ctx: RunContext, sweep: Sweep, repo: Json, node: Json, answer: GraphQLA
         raw = _timeline(sweep, owner, name, number)
     else:
         raw = timeline.get("nodes") or []
-    events = [e for e in (gq.issue_event(n, number) for n in raw if n)
+    raw = [n for n in raw if n]
+    events = [e for e in (gq.issue_event(n, number) for n in raw)
               if e and (events_mark is None or e["created_at"] > events_mark)]
     transitions = transitions_by_number(events).get(number, [])
     opened = mark is None or detail["created_at"] > mark
@@ -166,7 +167,9 @@ def _one(ctx: RunContext, sweep: Sweep, repo: Json, node: Json, answer: GraphQLA
                   id_suffix=f".{a.action}")
              for a in announcements(detail, transitions, include_opened=opened)]
     if ctx.wants("reviews"):
-        found += _reviews(ctx, sweep, repo, node, detail, page, holes)
+        reviews = [gq.review(n) for n in raw if n.get("__typename") == "PullRequestReview"]
+        found += [_env(ctx, "review", r, page, repo, extra={"pull_request": detail}) for r in reviews
+                  if r.get("state") != "PENDING" and r.get("submitted_at")]
     if ctx.wants("pr_commits"):  # archived for later use; no warehouse table reads them
         sweep.fetch_all(path("pr_commits", owner=owner, repo=name, number=number), _params("pr_commits"),
                         resource="pr_commits", missing_ok=True)
@@ -182,28 +185,12 @@ def _one(ctx: RunContext, sweep: Sweep, repo: Json, node: Json, answer: GraphQLA
     return found
 
 
-def _reviews(ctx: RunContext, sweep: Sweep, repo: Json, node: Json, detail: Json, page: Any,
-             holes: set[str]) -> list[Envelope]:
-    connection = node.get("reviews") or {}
-    if "reviews" in holes or (connection.get("pageInfo") or {}).get("hasNextPage"):
-        owner, name = _names(repo)
-        reviews, rpage = sweep.fetch_all(path("reviews", owner=owner, repo=name, number=detail["number"]),
-                                         _params("reviews"), resource="reviews", missing_ok=True)
-        if rpage is None:
-            return []
-        page = rpage
-    else:
-        reviews = [gq.review(r) for r in connection.get("nodes") or [] if r]
-    return [_env(ctx, "review", r, page, repo, extra={"pull_request": detail}) for r in reviews
-            if r.get("state") != "PENDING" and r.get("submitted_at")]
-
-
 def _timeline(sweep: Sweep, owner: str, name: str, number: int) -> list[Json]:
     """Every transition of one pull request, when the page's first 20 were not all (or came back null)."""
     found: list[Json] = []
     after: str | None = None
     while True:
-        answer = sweep.fetch_graphql("Timeline", gq.TIMELINE, {"owner": owner, "name": name, "number": number,
+        answer = sweep.fetch_graphql("Timeline", gq.TIMELINE_QUERY, {"owner": owner, "name": name, "number": number,
                                                                "after": after}, resource="pulls", unit=True)
         if answer.missing():
             raise GitHubAPIError(f"GraphQL Timeline of {owner}/{name}#{number}: incomplete answer", retriable=True)

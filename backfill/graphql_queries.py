@@ -1,10 +1,12 @@
 """GraphQL queries of the backfill, and their nodes turned into the REST/webhook shapes the envelopes carry.
 
 One query per page of pull requests (newest update first) brings what REST needs four requests per pull
-request for: size fields, the commit count, draft/ready/closed/reopened/merged timeline events, reviews, and
-the head commit's check suites with every check run (``checkType: ALL``: flaky-check detection needs the
-failed run beside the later success). Its cost by GitHub's formula is one point per
-``(1 + 5 × page + 5 × 5 × page) / 100`` -- about 14 points for 100 pull requests.
+request for: size fields, the commit count, the timeline's reviews and draft/ready/closed/reopened/merged
+events, and the head commit's check suites with every check run (``checkType: ALL``: flaky-check detection
+needs the failed run beside the later success). GitHub charges ``(1 + 8 × page) / 100`` points, rounded
+(one connection for the page, then per pull request its commits, the head's suites, a runs connection per
+suite (5) and the timeline): 8 points for 100 pull requests. Reviews come in the timeline (as
+``PullRequestReview`` items) rather than a ``reviews`` connection of their own, which would cost one more.
 
 Webhooks carry GitHub's database ids, so nodes are read with ``databaseId``; states and conclusions are
 lower-cased as REST has them; a bot's login gets REST's ``[bot]`` suffix back. The converted objects carry
@@ -17,8 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 Json = dict[str, Any]
-NESTED = 20  # reviews and timeline events per pull request, check runs per suite, in the page query
-SUITES = 5  # check suites per commit in the page query (GitHub Actions plus a few apps)
+NESTED = 20  # check runs per suite in the page query
+TIMELINE = 40  # reviews and transitions per pull request in the page query
+SUITES = 5  # check suites per commit (GitHub Actions makes one per workflow run)
 
 _ACTOR = "__typename login ... on User { databaseId url } ... on Bot { databaseId url }"
 _CHECK_SUITES = f"""
@@ -33,10 +36,12 @@ checkSuites(first: {SUITES}) {{
     }}
   }}
 }}"""
-TIMELINE_TYPES = "[READY_FOR_REVIEW_EVENT, CONVERT_TO_DRAFT_EVENT, CLOSED_EVENT, REOPENED_EVENT, MERGED_EVENT]"
+TIMELINE_TYPES = ("[PULL_REQUEST_REVIEW, READY_FOR_REVIEW_EVENT, CONVERT_TO_DRAFT_EVENT, CLOSED_EVENT, "
+                  "REOPENED_EVENT, MERGED_EVENT]")
 _TIMELINE_NODES = f"""
 nodes {{
   __typename
+  ... on PullRequestReview {{ databaseId state submittedAt url body author {{ {_ACTOR} }} commit {{ oid }} }}
   ... on ReadyForReviewEvent {{ createdAt actor {{ {_ACTOR} }} }}
   ... on ConvertToDraftEvent {{ createdAt actor {{ {_ACTOR} }} }}
   ... on ClosedEvent {{ createdAt actor {{ {_ACTOR} }} }}
@@ -59,20 +64,16 @@ query PullRequests($owner: String!, $name: String!, $first: Int!, $after: String
         potentialMergeCommit {{ oid }}
         additions deletions changedFiles
         commits(last: 1) {{ totalCount nodes {{ commit {{ oid {_CHECK_SUITES} }} }} }}
-        timelineItems(first: {NESTED}, itemTypes: {TIMELINE_TYPES}) {{
+        timelineItems(first: {TIMELINE}, itemTypes: {TIMELINE_TYPES}) {{
           pageInfo {{ hasNextPage endCursor }}
           {_TIMELINE_NODES}
-        }}
-        reviews(first: {NESTED}) {{
-          pageInfo {{ hasNextPage }}
-          nodes {{ databaseId state submittedAt url body author {{ {_ACTOR} }} commit {{ oid }} }}
         }}
       }}
     }}
   }}
 }}"""
 
-TIMELINE = f"""
+TIMELINE_QUERY = f"""
 query Timeline($owner: String!, $name: String!, $number: Int!, $after: String) {{
   rateLimit {{ cost remaining resetAt limit }}
   repository(owner: $owner, name: $name) {{

@@ -48,7 +48,7 @@ def _count(page: Page) -> int:
     return len(data) if isinstance(data, list) else 0
 
 
-PAGE_POINTS = 9  # GraphQL points of a page of 100 pull requests (backfill/graphql_queries.py)
+PAGE_POINTS = 8  # GraphQL points of a page of 100 pull requests (backfill/graphql_queries.py)
 PUSH_HEADS_PER_PR = CHECK_SHAS_PER_PR - 1  # default-branch push heads: their checks in batches of 24 a point
 
 

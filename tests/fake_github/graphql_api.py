@@ -338,21 +338,24 @@ def _object(source: Json, info: GraphQLResolveInfo, oid: str | None = None, expr
     return commit(repo, str(oid)) if oid and known else None
 
 
+def review_nodes(repo: RepoState, number: int) -> list[Json]:
+    return [{"__typename": "PullRequestReview", "databaseId": r["id"], "fullDatabaseId": str(r["id"]),
+             "id": r.get("node_id"), "state": r["state"], "submittedAt": r.get("submitted_at"),
+             "createdAt": r.get("submitted_at"), "url": r.get("html_url"), "author": actor(r.get("user")),
+             "body": r.get("body") or "", "commit": commit(repo, r["commit_id"]) if r.get("commit_id") else None}
+            for r in repo.reviews.get(number, [])]
+
+
 def _reviews(source: Json, info: GraphQLResolveInfo, **args: Any) -> Json:
     _failing(info)
-    repo: RepoState = source["_repo"]
-    reviews = [{"__typename": "PullRequestReview", "databaseId": r["id"], "fullDatabaseId": str(r["id"]),
-                "id": r.get("node_id"), "state": r["state"], "submittedAt": r.get("submitted_at"),
-                "url": r.get("html_url"), "author": actor(r.get("user")), "body": r.get("body") or "",
-                "commit": commit(repo, r["commit_id"]) if r.get("commit_id") else None}
-               for r in repo.reviews.get(source["number"], [])]
-    return connection(reviews, **args)
+    return connection(review_nodes(source["_repo"], source["number"]), **args)
 
 
 _TIMELINE = {"ready_for_review": "ReadyForReviewEvent", "convert_to_draft": "ConvertToDraftEvent",
              "closed": "ClosedEvent", "reopened": "ReopenedEvent", "merged": "MergedEvent"}
-_ITEM_TYPES = {"ReadyForReviewEvent": "READY_FOR_REVIEW_EVENT", "ConvertToDraftEvent": "CONVERT_TO_DRAFT_EVENT",
-               "ClosedEvent": "CLOSED_EVENT", "ReopenedEvent": "REOPENED_EVENT", "MergedEvent": "MERGED_EVENT"}
+_ITEM_TYPES = {"PullRequestReview": "PULL_REQUEST_REVIEW", "ReadyForReviewEvent": "READY_FOR_REVIEW_EVENT",
+               "ConvertToDraftEvent": "CONVERT_TO_DRAFT_EVENT", "ClosedEvent": "CLOSED_EVENT",
+               "ReopenedEvent": "REOPENED_EVENT", "MergedEvent": "MERGED_EVENT"}
 
 
 def _timeline_items(source: Json, info: GraphQLResolveInfo, itemTypes: list[str] | None = None,  # noqa: N803
@@ -364,6 +367,7 @@ def _timeline_items(source: Json, info: GraphQLResolveInfo, itemTypes: list[str]
                     key=lambda e: (e["created_at"], e["id"]))
     items = [{"__typename": _TIMELINE[e["event"]], "id": e.get("node_id"), "createdAt": e["created_at"],
               "actor": actor(e.get("actor")), "url": e.get("url")} for e in events]
+    items = sorted(items + review_nodes(repo, source["number"]), key=lambda i: i["createdAt"] or "")
     if itemTypes:
         items = [i for i in items if _ITEM_TYPES[i["__typename"]] in itemTypes]
     found = connection(items, **args)
