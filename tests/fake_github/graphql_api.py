@@ -20,6 +20,7 @@ import base64
 import json
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,6 +87,7 @@ class GraphQLFake:
     partial: list[str] = field(default_factory=list)  # fields (e.g. "reviews") to fail once each, next queries
     budgets: dict[str, Points] = field(default_factory=dict)
     log: list[tuple[int, int, int]] = field(default_factory=list)  # (status, cost, nodes) per query
+    operations: Counter[str] = field(default_factory=Counter)  # answered queries per operation name
 
     def budget(self, key: str) -> Points:
         now = int(time.time())
@@ -197,6 +199,7 @@ def handle(fake: FakeGitHub, req: Request) -> Answer:
         fail = gql.partial.pop(0) if gql.partial else None
         context = {"fake": fake, "cost": cost, "points": points, "nodes": size.nodes, "fail": fail}
         gql.log.append((200, cost, size.nodes))
+        gql.operations[operation.name.value if operation.name else ""] += 1
         headers = _headers(points)
     result = execute(types, document, root_value={}, context_value=context, variable_values=variables,
                      field_resolver=_resolve, type_resolver=_type_of)
