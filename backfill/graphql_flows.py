@@ -58,9 +58,10 @@ def pull_requests(ctx: RunContext, repo: Json) -> None:
     data = sweep.data
     most = ctx.graphql_page
     position = sweep.state["walks"].setdefault("graphql", {"after": None, "index": 0, "done": False})
-    if "probe" not in data:
+    if "probe" not in data and mark is not None:
         # The REST list's first page, asked with the last run's ETag, says for free (a 304) that nothing
-        # changed, and otherwise how many pull requests did: the first query asks for just those.
+        # changed, and otherwise how many pull requests did: the first query asks for just those. (Not on a
+        # first run, which reads everything anyway; the first re-run's probe then costs one request.)
         probe = sweep.fetch(path("pulls", owner=owner, repo=name), _params("pulls"), resource="pulls",
                             conditional=True)
         assert probe is not None
