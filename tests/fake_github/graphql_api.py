@@ -318,6 +318,7 @@ def _rate_limit(source: Any, info: GraphQLResolveInfo, **_: Any) -> Json:
 
 def _pull_requests(source: Json, info: GraphQLResolveInfo, orderBy: Json | None = None,  # noqa: N803
                    states: list[str] | None = None, **args: Any) -> Json:
+    _failing(info)
     repo: RepoState = source["_repo"]
     nodes = [pull_request(repo, pr) for pr in repo.pulls.values()]
     if states:
