@@ -45,3 +45,12 @@ def test_webhook_ensure_against_an_unreachable_github_fails_fast_in_one_line(tmp
     assert code == UNREACHABLE, output
     assert output.strip().splitlines() == [
         "pillarstream webhook: cannot reach GitHub at no-such-host.invalid:80 (host name not resolved)"]
+
+
+def test_log_level_debug_adds_the_traceback(tmp_path):
+    env = child_env(github_api_url=f"http://127.0.0.1:{free_port()}", github_token="t", webhook_secrets="s",
+                    log_format="text", log_level="DEBUG")
+    code, output, _ = run(["webhook", "status", "--org", "acme"], env)
+    assert code == UNREACHABLE
+    assert "Traceback" in output and "ConnectionRefusedError" in output
+    assert output.strip().splitlines()[-1].startswith("pillarstream webhook: cannot reach GitHub at 127.0.0.1:")
