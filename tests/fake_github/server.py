@@ -7,8 +7,10 @@
   (https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api);
 - a log of every request, so tests count requests per path and find repeated ones.
 
-Routes live in :mod:`tests.fake_github.rest_routes` (history endpoints) and :mod:`tests.fake_github.hooks`
-(webhooks, their delivery log and redelivery). Everything is bounded: request bodies, socket timeouts, the
+Routes live in :mod:`tests.fake_github.rest_routes` (history endpoints), :mod:`tests.fake_github.hooks`
+(webhooks, their delivery log and redelivery), :mod:`tests.fake_github.graphql_api` (``POST /graphql``, its
+points budget, rate-limit errors, timeouts and partial answers) and :mod:`tests.fake_github.apps` (GitHub Apps:
+installation tokens for a signed JWT, which expire). Everything is bounded: request bodies, socket timeouts, the
 gate a test can close, and :meth:`FakeGitHub.stop` ends the server thread.
 """
 
