@@ -1,8 +1,9 @@
 """``pillarstream backfill`` (and ``python -m backfill``): the command line of a backfill run.
 
 Wiring: ``add_parser(subparsers)`` registers the subcommand with ``handler(args, settings) -> int`` as its
-``handler`` default. Exit codes: 0 done, 1 some repositories failed (the rest were backfilled), 75 the rate
-limit needs a longer wait than ``--max-wait`` (cursors are saved: re-run after the reset), 130 interrupted.
+``handler`` default. Exit codes: 0 done, 1 some repositories failed (the rest were backfilled), 2
+configuration, 69 GitHub cannot be reached (connection refused, unknown host), 75 the rate limit needs a
+longer wait than ``--max-wait`` (cursors are saved: re-run after the reset), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -57,6 +58,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="print the plan and its estimated request cost")
     parser.add_argument("--api-url",
                         help="GitHub API base URL (GitHub Enterprise Server); default the setting")
+    parser.add_argument("--api", choices=("graphql", "rest"), default="graphql",
+                        help="pull requests and check runs through GraphQL (default: about 0.1 points per pull "
+                             "request) or the REST API only (about 4 requests per pull request)")
+    parser.add_argument("--graphql-page", type=int, default=100, metavar="N",
+                        help="pull requests per GraphQL query (default and most 100; a page GitHub times out "
+                             "on is halved and grows back by itself)")
     parser.add_argument("--concurrency", type=int, default=4, help="repositories fetched at once (default 4)")
     parser.add_argument("--reserve", type=int, default=500,
                         help="requests per token left untouched for live use (default 500)")
@@ -72,14 +79,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def tokens(settings: Settings) -> list[str]:
-    """Tokens from PILLARSTREAM_GITHUB_TOKEN(_FILE): several, comma- or line-separated, share the work."""
-    found = [t for t in _SPLIT.split(settings.token() or "") if t]
-    if not found:
-        raise ConfigError("no GitHub token: set PILLARSTREAM_GITHUB_TOKEN or PILLARSTREAM_GITHUB_TOKEN_FILE")
-    return found
-
-
 def handler(args: argparse.Namespace, settings: Settings) -> int:
     from backfill.archive import PageArchive
     from backfill.cursors import PostgresCursorStore
@@ -89,20 +88,27 @@ def handler(args: argparse.Namespace, settings: Settings) -> int:
     from backfill.ratelimit import BudgetExhausted, TokenPool
     from backfill.resources import select
     from backfill.runner import Options, run_backfill
+    from receiver.github_client import credentials
     from receiver.publisher import KafkaPublisher, ensure_topic
     from stream_processors.archive_store import open_store
 
     if args.since and args.until and args.until < args.since:
         raise ConfigError("--until is before --since")
+    if not 1 <= args.graphql_page <= 100:
+        raise ConfigError("--graphql-page must be between 1 and 100")
     if args.concurrency < 1 or args.reserve < 0 or args.max_wait < 0 or args.max_rate < 0:
         raise ConfigError("--concurrency must be >= 1; --reserve, --max-wait and --max-rate >= 0")
     options = Options(owner=args.org or args.user, kind="org" if args.org else "user",
                       resources=select(args.resources), repos=tuple(args.repo), since=args.since,
                       until=args.until,
-                      concurrency=args.concurrency)
+                      concurrency=args.concurrency, graphql=args.api == "graphql",
+                      graphql_page=args.graphql_page)
     stats = Stats()
-    pool = TokenPool(tokens(settings), reserve=args.reserve, max_wait_s=args.max_wait, max_rate=args.max_rate)
-    api = GitHubApi(args.api_url or settings.github_api_url, pool, stats=stats)
+    api_url = args.api_url or settings.github_api_url
+    found = credentials(settings, api_url, org=args.org, user=args.user)
+    pool = TokenPool([c.auth for c in found], names=[c.name for c in found], reserve=args.reserve,
+                     max_wait_s=args.max_wait, max_rate=args.max_rate)
+    api = GitHubApi(api_url, pool, stats=stats)
     cursors = PostgresCursorStore(settings.dsn())
     try:
         if args.dry_run:
@@ -126,7 +132,8 @@ def handler(args: argparse.Namespace, settings: Settings) -> int:
         cursors.close()
     print(f"backfill: {summary.repositories} repositories, {summary.items} items published, "
           f"{summary.requests} requests (+{summary.not_modified} not modified, {summary.from_archive} pages "
-          f"from the archive), waited {summary.waited_s:.0f}s for rate limits", file=sys.stderr)
+          f"from the archive), {summary.graphql_calls} GraphQL queries ({summary.graphql_points} points), "
+          f"waited {summary.waited_s:.0f}s for rate limits", file=sys.stderr)
     for name, error in summary.failed:
         print(f"  failed: {name}: {error}", file=sys.stderr)
     return 1 if summary.failed else 0

@@ -105,6 +105,7 @@ MAPPINGS: MappingProxyType[str, Mapping] = MappingProxyType({m.kind: m for m in 
     # GET /repos/{o}/{r}/issues (pull requests, which the endpoint lists too, are skipped by the runner).
     Mapping("issue", "issues", "issue", _constant("edited"), _get("id"), _get("updated_at"), _get("user")),
     # GET /orgs/{org}/members?role=admin|member: the item is the user; the payload wraps it in a membership.
+    # The caller passes ``object_id`` "<org id>:<login>" (a login alone is the same in every organisation).
     Mapping("member", "organization", "membership", _constant("member_added"), _get("user", "login"),
             _get("role"), _constant(None)),
     # GET /orgs/{org}/teams, …/teams/{slug}/members, …/teams/{slug}/repos

@@ -73,7 +73,10 @@ def _env(ctx: RunContext, kind: str, item: Json, page: Page, repo: Json | None, 
 
 
 def run_repository(ctx: RunContext, repo: Json) -> None:
-    for flow in (pull_requests, pushes, workflow_runs, deployments, issues):
+    from backfill import graphql_flows  # it builds on this module's helpers
+
+    pulls = graphql_flows.pull_requests if ctx.graphql else pull_requests
+    for flow in (pulls, pushes, workflow_runs, deployments, issues):
         ctx.check()
         flow(ctx, repo)
     ctx.progress.repository_done()
@@ -245,10 +248,15 @@ def pushes(ctx: RunContext, repo: Json) -> None:
     pending = _pending(sweep)
     wanted = ctx.wants("push_checks")
     heads = list(dict.fromkeys(p.after for p in plans if p.to_default and not p.fallback and wanted))
-    for index in range(int(sweep.data.get("checked", 0)), len(heads)):
-        if ctx.claim_sha(full, heads[index]):
-            sweep.publish(check_envelopes(ctx, sweep, repo, heads[index], pending, resource="push_checks"))
-        sweep.unit_done(checked=index + 1, pending=sorted(pending))
+    if ctx.graphql:
+        from backfill.graphql_flows import push_checks
+
+        push_checks(ctx, sweep, repo, heads, pending)
+    else:
+        for index in range(int(sweep.data.get("checked", 0)), len(heads)):
+            if ctx.claim_sha(full, heads[index]):
+                sweep.publish(check_envelopes(ctx, sweep, repo, heads[index], pending, resource="push_checks"))
+            sweep.unit_done(checked=index + 1, pending=sorted(pending))
     recheck_pending(ctx, sweep, repo, pending)
     sweep.finish({"activity_at": later(top, mark), "head": head or head_mark, "pending_shas": sorted(pending),
                   "activity": "supported" if supported else "missing"})

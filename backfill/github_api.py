@@ -27,14 +27,18 @@ from github import Auth, Github, GithubException
 from urllib3.util.retry import Retry
 
 from backfill.ratelimit import Quota, TokenBudget, TokenPool, classify
-from pillarstream.errors import GitHubAPIError
+from pillarstream.envelope import parse_time
+from pillarstream.errors import GitHubAPIError, GitHubUnreachable
+from receiver.github_client import make_github, unreachable
 
 log = logging.getLogger(__name__)
+Json = dict[str, Any]
 _LINK = re.compile(r'<([^>]+)>;\s*rel="([a-z]+)"')
 KEPT_HEADERS = ("etag", "link", "last-modified", "x-ratelimit-limit", "x-ratelimit-remaining",
                 "x-ratelimit-reset",
                 "x-ratelimit-used", "x-ratelimit-resource", "x-github-request-id", "date")
 MAX_ATTEMPTS = 8
+GRAPHQL_POINTS_PER_MINUTE = 2000  # GitHub's secondary limit for the GraphQL endpoint
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ class Stats:
     counted: int = 0  # answers that spend primary budget (not 304, not rate-limit refusals)
     not_modified: int = 0
     retries: int = 0
+    graphql_calls: int = 0  # GraphQL queries answered (not rate-limit refusals or timeouts)
+    graphql_points: int = 0  # their cost, as GitHub's rateLimit.cost said
     by_resource: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -97,19 +103,30 @@ class Stats:
 
 
 def make_retry() -> Retry:
-    """Transport-level retry: connection trouble and 502/503/504, three times, never longer than 4 s."""
-    return Retry(total=3, connect=3, read=2, status=2, backoff_factor=0.25, backoff_max=4.0,
+    """Transport-level retry: 502/503/504 and dropped connections, never longer than 4 s; a connection
+    that cannot be made is not retried (an unreachable GitHub fails fast)."""
+    return Retry(total=3, connect=0, read=2, status=2, backoff_factor=0.25, backoff_max=4.0,
                  status_forcelist=(502, 503, 504), allowed_methods=frozenset({"GET"}),
                  respect_retry_after_header=False, raise_on_status=False)
 
 
+class GraphQLTooLarge(GitHubAPIError):
+    """GitHub gave up on a query (its 10-second timeout, a 502/504): ask again for a smaller page."""
+
+    def __init__(self, message: str, status: int | None) -> None:
+        super().__init__(message, retriable=True, status=status)
+
+
 class GitHubApi:
-    """GETs pages with any of several tokens. Thread-safe: each thread keeps its own PyGithub clients."""
+    """GETs pages and runs GraphQL queries with any of several tokens. Thread-safe: each thread keeps its
+    own PyGithub clients. REST requests and GraphQL points are separate budgets (``pool`` and
+    ``graphql_pool``, over the same credentials)."""
 
     def __init__(self, api_url: str, pool: TokenPool, *, timeout_s: int = 30, pace_s: float = 0.0,
-                 stats: Stats | None = None) -> None:
+                 stats: Stats | None = None, graphql_pool: TokenPool | None = None) -> None:
         self.api_url = api_url.rstrip("/")
         self.pool = pool
+        self.graphql_pool = graphql_pool or pool.sibling()
         self.timeout_s = timeout_s
         self.pace_s = pace_s
         self.stats = stats or Stats()
@@ -119,10 +136,9 @@ class GitHubApi:
         clients: dict[str, Github] = self._local.__dict__.setdefault("clients", {})
         client = clients.get(budget.name)
         if client is None:
-            client = Github(base_url=self.api_url, auth=Auth.Token(budget.token), per_page=100,
-                            retry=make_retry(),
-                            timeout=self.timeout_s, seconds_between_requests=self.pace_s or None,
-                            seconds_between_writes=None)
+            auth = budget.token if isinstance(budget.token, Auth.Auth) else Auth.Token(str(budget.token))
+            client = make_github(self.api_url, auth, timeout=self.timeout_s, retry=make_retry(),
+                                 pace_s=self.pace_s or None)
             clients[budget.name] = client
         return client
 
@@ -134,17 +150,22 @@ class GitHubApi:
         if etag:
             headers["If-None-Match"] = etag
         failure: GitHubAPIError | None = None
+        last = "no answer"
         for attempt in range(MAX_ATTEMPTS):
             budget = self.pool.acquire()
             try:
                 status, answer_headers, body = self._send(budget, target, headers)
             except GitHubAPIError as exc:
+                self.pool.unanswered(budget)
+                if not isinstance(exc, GitHubUnreachable) or exc.refused:
+                    raise  # nothing listens there: no wait will change that
                 failure = exc
                 self.stats.retries += 1
-                self.pool.wait(min(30.0, 0.5 * 2 ** attempt), "unreachable", budget)
+                log.debug("github did not answer", extra={"url": target, "error": str(exc), "attempt": attempt})
+                self.pool.wait(min(30.0, 0.5 * 2 ** attempt), "no answer", budget)
                 continue
             quota = Quota.from_headers(answer_headers)
-            budget.observe(quota)
+            self.pool.answered(budget, quota)
             verdict = classify(status, answer_headers, body, attempt, now=self.pool.clock())
             self.stats.record(resource, status, verdict.kind in ("ok", "fail"))
             log.debug("github answer", extra={"resource": resource, "url": target, "status": status,
@@ -155,6 +176,7 @@ class GitHubApi:
             if verdict.kind == "fail":
                 raise GitHubAPIError(f"GET {target}: {verdict.reason}", retriable=False, status=status)
             self.stats.retries += 1
+            last = verdict.reason
             log.warning("github asks to wait", extra={
                 "resource": resource, "url": target, "status": status, "reason": verdict.reason,
                 "wait_s": round(verdict.wait_s, 1), "token": budget.name})
@@ -163,16 +185,123 @@ class GitHubApi:
                 if self.pool.others_free(budget):
                     continue  # another token takes over; this one rests until it may be used again
             self.pool.wait(verdict.wait_s, verdict.reason, budget)
-        raise GitHubAPIError(f"GET {target}: gave up after {MAX_ATTEMPTS} attempts",
-                             retriable=True) from failure
+        if failure is not None:
+            raise failure
+        raise GitHubAPIError(f"GET {self.api_url}{target if target.startswith('/') else ''}: gave up after "
+                             f"{MAX_ATTEMPTS} attempts (last: {last})", retriable=True)
+
+    def graphql(self, name: str, query: str, variables: Json, *, resource: str) -> GraphQLAnswer:
+        """One GraphQL query through PyGithub's ``Requester.graphql_query`` (its auth, base URL -- GitHub
+        Enterprise Server's ``/api/graphql`` -- and connections). Answers with data, even partial, come back;
+        rate limits are waited for (bounded, like REST); a timeout or 502 raises :class:`GraphQLTooLarge`
+        so the caller asks for a smaller page; errors without data raise GitHubAPIError."""
+        target = f"POST /graphql {name} " + json.dumps(variables, sort_keys=True, separators=(",", ":"))
+        pool = self.graphql_pool
+        failure: GitHubAPIError | None = None
+        for attempt in range(MAX_ATTEMPTS):
+            budget = pool.acquire()
+            try:
+                status, headers, data = self._query(budget, query, variables)
+            except GitHubAPIError as exc:
+                pool.unanswered(budget)
+                if not isinstance(exc, GitHubUnreachable) or exc.refused:
+                    raise
+                failure = exc
+                pool.wait(min(30.0, 0.5 * 2 ** attempt), "no answer", budget)
+                continue
+            quota = Quota.from_headers(headers)
+            limits = data.get("data") if isinstance(data, dict) else None  # PyGithub wraps a non-JSON body
+            rate = (limits.get("rateLimit") if isinstance(limits, dict) else None) or {}
+            if quota.remaining is None and rate.get("remaining") is not None:
+                reset = parse_time(rate["resetAt"]).timestamp() if rate.get("resetAt") else None
+                quota = Quota(rate.get("limit"), int(rate["remaining"]), reset)
+            pool.answered(budget, quota)
+            body = json.dumps(data, separators=(",", ":"), ensure_ascii=False) if data is not None else ""
+            kept = {k: v for k, v in headers.items() if k in KEPT_HEADERS}
+            answer = GraphQLAnswer(Page(target, status, body, kept, datetime.now(UTC)))
+            log.debug("github graphql answer", extra={"resource": resource, "query": name, "status": status,
+                                                      "cost": rate.get("cost"), "remaining": quota.remaining})
+            if status == 200 and answer.rate_limited:
+                wait = max(1.0, (quota.reset or pool.clock() + 60) - pool.clock() + 1.0)
+                log.warning("github graphql rate limit", extra={"query": name, "wait_s": round(wait, 1),
+                                                                "token": budget.name})
+                pool.block(budget, wait)
+                if pool.others_free(budget):
+                    continue
+                pool.wait(wait, "GraphQL points spent", budget)
+                continue
+            if status in (502, 504) or (status == 200 and answer.data is None and _timed_out(answer.errors)):
+                raise GraphQLTooLarge(f"GraphQL {name}: GitHub gave up on the query ({status})", status)
+            if status != 200:
+                verdict = classify(status, headers, body, attempt, now=pool.clock())
+                if verdict.kind in ("rate_limited", "retry"):
+                    self.stats.retries += 1
+                    if verdict.kind == "rate_limited":
+                        pool.block(budget, verdict.wait_s)
+                        if pool.others_free(budget):
+                            continue
+                    pool.wait(verdict.wait_s, verdict.reason, budget)
+                    continue
+                raise GitHubAPIError(f"GraphQL {name}: {verdict.reason}", retriable=False, status=status)
+            if answer.data is None:
+                messages = "; ".join(str(e.get("message")) for e in answer.errors) or "no data"
+                raise GitHubAPIError(f"GraphQL {name}: {messages}", retriable=False, status=status)
+            cost = int(rate.get("cost") or 0)
+            pool.spread(budget, cost, GRAPHQL_POINTS_PER_MINUTE)
+            with self.stats._lock:
+                self.stats.graphql_calls += 1
+                self.stats.graphql_points += cost
+            return answer
+        if failure is not None:
+            raise failure
+        raise GitHubAPIError(f"GraphQL {name} at {self.api_url}: gave up after {MAX_ATTEMPTS} attempts",
+                             retriable=True)
+
+    def _query(self, budget: TokenBudget, query: str, variables: Json) -> tuple[int, dict[str, str], Any]:
+        requester = self._client(budget).requester
+        try:
+            headers, data = requester.graphql_query(query, variables)
+            status = 200
+        except GithubException as exc:
+            data, headers = exc.data, dict(exc.headers or {})
+            # graphql_query raises for an answer with "errors" (HTTP 200 from GitHub): keep it as one.
+            status = 200 if isinstance(data, dict) and "errors" in data and exc.status in (400, 404) else exc.status
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise unreachable(exc, self.api_url) from exc
+        return status, {k.lower(): str(v) for k, v in headers.items()}, data
 
     def _send(self, budget: TokenBudget, target: str,
               headers: dict[str, str]) -> tuple[int, dict[str, str], str]:
         requester = self._client(budget).requester
         try:
             status, answer_headers, body = requester.requestJson("GET", target, None, headers)
-        except (GithubException, requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            # Connection refused or reset even after urllib3's quick retries: retriable, the loop backs off.
-            log.warning("github unreachable", extra={"url": target, "error": f"{type(exc).__name__}: {exc}"})
-            raise GitHubAPIError(f"GET {target}: {type(exc).__name__}: {exc}", retriable=True) from exc
+        except GithubException as exc:  # minting an App installation token failed
+            raise GitHubAPIError(f"GitHub App installation token: GitHub answered {exc.status}: {exc.data}",
+                                 retriable=exc.status in (429, 500, 502, 503, 504), status=exc.status) from exc
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            # No answer even after urllib3's quick retries: refused fails the run, a dropped one backs off.
+            raise unreachable(exc, self.api_url) from exc
         return status, {k.lower(): v for k, v in answer_headers.items()}, body
+
+
+def _timed_out(errors: list[Json]) -> bool:
+    return any("timeout" in str(e.get("message", "")).lower() for e in errors)
+
+
+class GraphQLAnswer:
+    """One GraphQL answer, classified. ``page`` keeps the raw answer for the archive."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        data = page.data if page.body else None
+        self.data: Any = data.get("data") if isinstance(data, dict) else None
+        self.errors: list[Json] = list(data.get("errors") or []) if isinstance(data, dict) else []
+
+    @property
+    def rate_limited(self) -> bool:
+        return any(e.get("type") == "RATE_LIMITED" for e in self.errors)
+
+    def missing(self) -> list[list[Any]]:
+        """Paths of fields that came back null with an error (a partial result)."""
+        return [list(e["path"]) for e in self.errors if e.get("path")]
+

@@ -80,8 +80,12 @@ def members(ctx: RunContext) -> None:
                           "state": "active",
                           "role": role, "organization_url": f"{ctx.api.api_url}/orgs/{ctx.owner}",
                           "user": user}
+            # The organisation is part of the member's identity: alice as admin of acme and of globex are
+            # two memberships, and two deliveries.
+            org = (ctx.organization or {}).get("id", ctx.owner)
             return envelope("member", membership, received_at=page.fetched_at, repository=None,
-                            organization=ctx.organization, provenance=page.archived_as)
+                            organization=ctx.organization, provenance=page.archived_as,
+                            object_id=f"{org}:{user['login']}")
 
         for page, items, start in sweep.walk(role, path("members", owner=ctx.owner),
                                              {**BY_NAME["members"].params, "role": role}, resource="members",

@@ -48,10 +48,21 @@ def _count(page: Page) -> int:
     return len(data) if isinstance(data, list) else 0
 
 
-def estimate(size: RepoSize, resources: frozenset[str]) -> dict[str, float]:
-    """Requests a full backfill of one repository costs, per resource."""
+PAGE_POINTS = 8  # GraphQL points of a page of 100 pull requests (backfill/graphql_queries.py)
+PUSH_HEADS_PER_PR = CHECK_SHAS_PER_PR - 1  # default-branch push heads: their checks in batches of 24 a point
+
+
+def estimate(size: RepoSize, resources: frozenset[str], graphql: bool = True) -> dict[str, float]:
+    """Budget a full backfill of one repository costs, per resource: REST requests, and GraphQL points
+    under names ending in "(points)"."""
     prs = size.pulls
     cost: dict[str, float] = {}
+    if graphql and "pulls" in resources:
+        cost["pulls"] = 1  # the conditional REST probe
+        cost["pulls (points)"] = max(1, math.ceil(prs / 100)) * PAGE_POINTS
+        if "push_checks" in resources:
+            cost["push_checks (points)"] = math.ceil(prs * PUSH_HEADS_PER_PR / 24)
+        resources = resources - {"pulls", "reviews", "check_runs", "push_checks"}
     if "pulls" in resources:
         cost["pulls"] = max(1, math.ceil(prs / 100))
         cost["issue_events"] = max(1, math.ceil(prs * EVENTS_PER_PR / 100))
@@ -106,18 +117,20 @@ def dry_run(options: Options, api: GitHubApi, cursors: CursorStore) -> str:
              f"window: {options.since or 'all history'} .. {options.until or 'now'}", ""]
     total: dict[str, float] = {}
     for size in sizes:
-        cost = estimate(size, options.resources)
+        cost = estimate(size, options.resources, options.graphql)
         for key, value in cost.items():
             total[key] = total.get(key, 0) + value
         lines.append(f"  {size.name:<40} pull requests {size.pulls:>6}  deployments {size.deployments:>5}  "
                      f"workflow runs {size.workflow_runs:>6}  {size.cursor:<30} "
-                     f"~{sum(cost.values()):,.0f} requests")
+                     f"~{sum(cost.values()):,.0f} budget units")
     prs = sum(s.pulls for s in sizes)
     grand = sum(total.values()) + 1 + math.ceil(len(repos) / 100)
     lines += ["",
-              "estimated requests for a full backfill (repositories with a cursor cost only what changed):"]
+              "estimated budget for a full backfill, REST requests and GraphQL points (repositories with a "
+              "cursor cost only what changed):"]
     lines += [f"  {name:<22} {value:>10,.0f}" for name, value in sorted(total.items())]
     lines += [f"  {'total':<22} {grand:>10,.0f}" + (f"  ({grand / prs:.2f} per pull request)" if prs else ""),
+              f"  path: {'GraphQL for pull requests and checks' if options.graphql else 'REST only'}",
               f"  assumptions per pull request: {EVENTS_PER_PR} issue events, {PUSHES_PER_PR} pushes, "
               f"{COMMITS_PER_PR} commits, {CHECK_SHAS_PER_PR} SHAs with checks",
               f"  this plan cost {api.stats.counted} requests; budget left {api.pool.remaining()}"]

@@ -1,7 +1,8 @@
 """The progress display: one line on stderr, rewritten in place on a terminal, plain lines otherwise.
 
 Repositories done of total, resources done, items published, requests spent (counted against the rate
-limit) and pages read back from the archive, the remaining budget, and an ETA from the repositories' pace.
+limit) and pages read back from the archive, GraphQL queries and points, the remaining budget, and an ETA
+from the repositories' pace.
 """
 
 from __future__ import annotations
@@ -65,7 +66,10 @@ class Progress:
             return (f"backfill: repositories {done}/{total}, resources {self.resources_done}, "
                     f"items {self.items}, requests {self.stats.counted} "
                     f"(+{self.stats.not_modified} not modified, "
-                    f"{self.pages_resumed} from archive), budget left {budget}, "
+                    f"{self.pages_resumed} from archive), "
+                    + (f"GraphQL {self.stats.graphql_calls} queries {self.stats.graphql_points} points, "
+                       if self.stats.graphql_calls else "")
+                    + f"budget left {budget}, "
                     f"elapsed {_duration(elapsed)}{eta}")
 
     def start(self) -> Progress:

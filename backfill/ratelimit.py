@@ -26,6 +26,7 @@ from pillarstream.errors import GitHubAPIError
 
 SECONDARY_MIN_WAIT_S = 60.0
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+IN_FLIGHT_POLL_S = 0.05  # a token whose budget is all in flight is looked at again this soon
 
 
 class BudgetExhausted(GitHubAPIError):
@@ -109,20 +110,23 @@ def _message(body: str) -> str:
 
 @dataclass
 class TokenBudget:
-    """One token's view of its primary budget, updated from every answer."""
+    """One credential's view of its primary budget: what GitHub's last answers said, and the requests sent
+    and not answered yet."""
 
-    token: str = field(repr=False)
-    name: str  # safe to log: "token 1", never the token
+    token: object = field(repr=False)  # a token string or a PyGithub Auth (an App installation)
+    name: str  # safe to log: "token 1", "app 1 installation 2", never the secret
     limit: int | None = None
-    remaining: int | None = None
+    remaining: int | None = None  # as GitHub's headers said (a 304 leaves it where it was)
     reset: float | None = None
+    in_flight: int = 0  # sent, not answered: they may cost one each, so they count against the reserve
     blocked_until: float = 0.0  # set by Retry-After / a primary limit
     last_request: float = 0.0
+    paced_until: float = 0.0  # GraphQL: points spent, spread to stay under the points-per-minute limit
 
     def observe(self, quota: Quota) -> None:
         """Take an answer's figures. Answers to concurrent requests arrive in any order, and within one
         reset window the remaining budget only falls: keep the lowest, or an older answer would give back
-        requests that are already spent."""
+        requests that are already spent. A new window replaces the figure."""
         same_window = quota.reset is not None and quota.reset == self.reset
         if quota.remaining is not None:
             known = self.remaining if same_window and self.remaining is not None else None
@@ -132,30 +136,44 @@ class TokenBudget:
         if quota.reset is not None:
             self.reset = quota.reset
 
+    def available(self) -> int | None:
+        """Budget left once every request in flight has cost one (None: unknown until an answer)."""
+        return None if self.remaining is None else self.remaining - self.in_flight
+
     def usable_at(self, reserve: int, now: float) -> float:
         """Earliest time this token may be used (``now`` when it may be used at once)."""
         at = max(now, self.blocked_until)
-        if self.remaining is not None and self.remaining <= reserve:
+        left = self.available()
+        if left is not None and left <= reserve:
             if self.reset is None or self.reset <= now:
                 self.remaining = None  # the window passed: unknown until the next answer
-            else:
+            elif self.remaining is not None and self.remaining <= reserve:
                 at = max(at, self.reset + 1.0)
+            else:
+                at = max(at, now + IN_FLIGHT_POLL_S)  # budget is there once answers in flight come back
         return at
 
     def pace_s(self, min_interval_s: float, now: float) -> float:
         """Wait needed to keep at most one request per ``min_interval_s`` on this token."""
-        return max(0.0, self.last_request + min_interval_s - now) if min_interval_s > 0 else 0.0
+        spacing = max(0.0, self.last_request + min_interval_s - now) if min_interval_s > 0 else 0.0
+        return max(spacing, self.paced_until - now)
 
 
 class TokenPool:
-    """Several tokens share the work; the one with the most budget above the reserve goes next."""
+    """Several tokens share the work; the one with the most budget above the reserve goes next.
 
-    def __init__(self, tokens: Sequence[str], *, reserve: int = 500, max_wait_s: float = 900.0,
-                 max_rate: float = 0.0, clock: Callable[[], float] = time.time,
+    The budget follows GitHub's headers: a request is held against the reserve while it is in flight
+    (concurrent threads cannot all take the last request above it) and given back when its answer comes,
+    whose ``x-ratelimit-remaining`` then says what it cost -- nothing for a 304.
+    """
+
+    def __init__(self, tokens: Sequence[object], *, names: Sequence[str] | None = None, reserve: int = 500,
+                 max_wait_s: float = 900.0, max_rate: float = 0.0, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if not tokens:
             raise ValueError("at least one token")
-        self.budgets = [TokenBudget(t, f"token {i + 1}") for i, t in enumerate(tokens)]
+        labels = list(names) if names is not None else [f"token {i + 1}" for i in range(len(tokens))]
+        self.budgets = [TokenBudget(t, label) for t, label in zip(tokens, labels, strict=True)]
         self.reserve = reserve
         # GitHub's secondary limit for REST is 900 points a minute (a GET is one point): 15 requests a second.
         self.min_interval_s = 1.0 / max_rate if max_rate > 0 else 0.0
@@ -166,27 +184,58 @@ class TokenPool:
         self.waits: list[tuple[float, str]] = []  # (seconds, reason), for the run summary and tests
         self._lock = threading.Lock()
 
+    def sibling(self) -> TokenPool:
+        """A pool over the same credentials for another budget (GraphQL points are counted apart from REST
+        requests), with the same reserve and waits; waits are added up on this pool."""
+        other = TokenPool([b.token for b in self.budgets], names=[b.name for b in self.budgets],
+                          reserve=self.reserve, max_wait_s=self.max_wait_s, clock=self.clock, sleep=self.sleep)
+        other.min_interval_s = self.min_interval_s
+        other.waits = self.waits
+        return other
+
     def acquire(self) -> TokenBudget:
-        """A token to use now, after waiting (bounded) if every token is blocked or at its reserve."""
-        with self._lock:
-            now = self.clock()
-            best = min(self.budgets, key=lambda b: (max(b.usable_at(self.reserve, now),
-                                                        now + b.pace_s(self.min_interval_s, now)),
-                                                    -(b.remaining or 10**9)))
-            wait = best.usable_at(self.reserve, now) - now
-            pace = best.pace_s(self.min_interval_s, now)
+        """A token to use now, after waiting (bounded) if every token is blocked or at its reserve. Pair it
+        with :meth:`answered` (or :meth:`unanswered`) once the request is done."""
+        while True:
+            with self._lock:
+                now = self.clock()
+                best = min(self.budgets, key=lambda b: (max(b.usable_at(self.reserve, now),
+                                                            now + b.pace_s(self.min_interval_s, now)),
+                                                        -(b.available() or 10**9)))
+                wait = best.usable_at(self.reserve, now) - now
+                pace = best.pace_s(self.min_interval_s, now)
+                in_flight_only = (best.remaining is not None and best.remaining > self.reserve
+                                  and best.blocked_until <= now)
+                if wait <= 0:
+                    best.in_flight += 1
+                    best.last_request = now + pace
             if wait <= 0:
-                # Count the request now, not when its answer comes: concurrent threads must not all see the
-                # same "one left above the reserve". The next answer's header sets the true figure.
-                if best.remaining is not None:
-                    best.remaining -= 1
-                best.last_request = now + pace
-        if wait > 0:
-            self.wait(wait, "reserve reached", best)
-            return self.acquire()
+                break
+            if in_flight_only:
+                self.sleep(wait)  # answers in flight give budget back: a short poll, not a rate-limit wait
+            else:
+                self.wait(wait, "reserve reached", best)
         if pace > 0:
             self.sleep(pace)  # the rate cap: short by construction, not a rate-limit wait
         return best
+
+    def answered(self, budget: TokenBudget, quota: Quota) -> None:
+        """The answer to a request made with ``budget`` came: its headers set the budget."""
+        with self._lock:
+            budget.in_flight = max(0, budget.in_flight - 1)
+            budget.observe(quota)
+
+    def spread(self, budget: TokenBudget, points: int, per_minute: float) -> None:
+        """Points just spent on ``budget`` push its next request back so that it stays under ``per_minute``
+        (GitHub's secondary limit for GraphQL is 2,000 points a minute). Off when the pool has no rate cap."""
+        if self.min_interval_s > 0 and points > 0:
+            with self._lock:
+                budget.paced_until = max(budget.paced_until, self.clock()) + points * 60.0 / per_minute
+
+    def unanswered(self, budget: TokenBudget) -> None:
+        """The request got no answer (connection failed): it cost nothing."""
+        with self._lock:
+            budget.in_flight = max(0, budget.in_flight - 1)
 
     def wait(self, seconds: float, reason: str, budget: TokenBudget | None = None) -> None:
         if seconds > self.max_wait_s:
@@ -210,5 +259,6 @@ class TokenPool:
             return any(b is not budget and b.usable_at(self.reserve, now) <= now for b in self.budgets)
 
     def remaining(self) -> int | None:
+        """What GitHub last said is left, summed over the tokens."""
         known = [b.remaining for b in self.budgets if b.remaining is not None]
         return sum(known) if known else None

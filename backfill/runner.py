@@ -44,6 +44,8 @@ class Options:
     since: datetime | None = None
     until: datetime | None = None
     concurrency: int = 4
+    graphql: bool = True  # pull requests and checks through GraphQL; False: REST only
+    graphql_page: int = 100  # pull requests per GraphQL query
 
 
 @dataclass
@@ -52,6 +54,8 @@ class Summary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     items: int = 0
     requests: int = 0
+    graphql_calls: int = 0
+    graphql_points: int = 0
     not_modified: int = 0
     from_archive: int = 0
     waited_s: float = 0.0
@@ -73,7 +77,7 @@ def run_backfill(options: Options, *, api: GitHubApi, archive: PageArchive, publ
                  cursors: CursorStore, progress: Progress) -> Summary:
     ctx = RunContext(api=api, archive=archive, publisher=publisher, cursors=cursors, progress=progress,
                      owner=options.owner, resources=options.resources, since=options.since,
-                     until=options.until)
+                     until=options.until, graphql=options.graphql, graphql_page=options.graphql_page)
     summary = Summary()
     account = resolve_owner(ctx, options.kind)
     if options.kind == "org":
@@ -107,9 +111,11 @@ def run_backfill(options: Options, *, api: GitHubApi, archive: PageArchive, publ
             raise
     summary.items = progress.items
     summary.requests = api.stats.counted
+    summary.graphql_calls = api.stats.graphql_calls
+    summary.graphql_points = api.stats.graphql_points
     summary.not_modified = api.stats.not_modified
     summary.from_archive = progress.pages_resumed
-    summary.waited_s = api.pool.waited_s
+    summary.waited_s = api.pool.waited_s + (api.graphql_pool.waited_s if api.graphql_pool is not api.pool else 0)
     summary.by_resource = dict(api.stats.by_resource)
     if fatal is not None:
         if isinstance(fatal, PillarstreamError):

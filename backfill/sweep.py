@@ -12,6 +12,7 @@ the archived pages of each phase a later step needs, each list walk's position, 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from backfill.archive import PageArchive, object_name
 from backfill.cursors import Cursor, CursorStore
-from backfill.github_api import GitHubApi, Page, request_url
+from backfill.github_api import GitHubApi, GraphQLAnswer, Page, request_url
 from pillarstream.envelope import Envelope
 from pillarstream.errors import ArchiveError, GitHubAPIError, PillarstreamError
 from receiver.publisher import Publisher
@@ -59,6 +60,8 @@ class RunContext:
     since: datetime | None = None
     until: datetime | None = None
     organization: Json | None = None  # the payloads' "organization" (None for a user account)
+    graphql: bool = True  # pull requests and check runs with GraphQL (False: REST only)
+    graphql_page: int = 100  # pull requests per GraphQL query, at most
     stop: threading.Event = field(default_factory=threading.Event)
     _shas: set[tuple[str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -177,6 +180,35 @@ class Sweep:
                                     "items": len(_items(page)), "cost": 0 if page.status == 304 else 1,
                                     "remaining": remaining, "object": name})
         return page
+
+    def fetch_graphql(self, name: str, query: str, variables: Json, *, resource: str,
+                      unit: bool = False) -> GraphQLAnswer:
+        """A GraphQL answer: from the archive if this sweep already asked the same query, else from GitHub,
+        archived (partial results included) before anything from it is published."""
+        self.ctx.check()
+        key = f"POST /graphql {name} " + json.dumps(variables, sort_keys=True, separators=(",", ":"))
+        memo = self.state["memo"]
+        if key in memo:
+            self.ctx.progress.page(resumed=True)
+            return GraphQLAnswer(self._read(memo[key]["name"]))
+        answer = self.ctx.api.graphql(name, query, variables, resource=resource)
+        page = answer.page
+        name_ = object_name(resource, self.ctx.owner, self.repo, self.state["id"], self.state["seq"], key,
+                            page.fetched_at)
+        page = self.ctx.archive.put(name_, page)
+        self.state["seq"] += 1
+        memo[key] = {"name": name_, "status": page.status, "scope": "unit" if unit else "page"}
+        self.save()
+        self.ctx.progress.page(resumed=False)
+        log.info("api graphql", extra={"resource": resource, "repo": self.repo or None, "query": name,
+                                       "errors": len(answer.errors), "object": name_,
+                                       "remaining": self.ctx.api.graphql_pool.remaining()})
+        return GraphQLAnswer(page)
+
+    def next_page(self) -> None:
+        """A page of a hand-walked list (GraphQL) is done: forget its memo."""
+        self._forget("page")
+        self.save()
 
     def fetch_all(self, url: str, params: Json | None = None, *, resource: str, items_key: str | None = None,
                   missing_ok: bool = False) -> tuple[list[Json], Page | None]:

@@ -1,4 +1,5 @@
-"""Backfill request cost: a full backfill of a generated organisation, then a re-run with nothing changed.
+"""Backfill cost: a full backfill of a generated organisation and a re-run with nothing changed, for the
+GraphQL path (the default) and the REST-only path (``--api rest``) in the same run.
 
 Run: .venv/bin/python bench/backfill_bench.py [--repos 20] [--pulls 500] [--concurrency 4] [--resources default]
 
@@ -8,10 +9,12 @@ fifth merge is deployed). It is served by the fake GitHub REST API (tests/fake_g
 runs in this process with the real Kafka broker, Postgres cursors and a file archive, exactly as the CLI
 wires them. Figures are counted by the fake (requests that spend rate-limit budget; 304s do not).
 
-Prints requests per pull request and per repository, each list's calls against the lower bound of one call
-per 100 items, the check-run requests split into pull request heads and default-branch push heads, the
-floor (the fewest requests the REST API allows a full-fidelity first run for this history, see floor()),
-and the re-run's counted requests, each beside its target.
+For each path: REST requests, GraphQL queries and GraphQL points per pull request, budget units (REST
+requests + GraphQL points) per pull request, and the hours a 50,000-pull-request organisation takes under one
+token (5,000 REST requests and, separately, 5,000 GraphQL points an hour). For the REST path also each list's
+calls against the lower bound of one call per 100 items and the REST floor (see floor()). Then the re-run's
+budget units against the target (repositories + 10), and last the summary line
+``budget units per pull request: <figure>`` of the GraphQL path.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+
+import psycopg2
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -127,14 +132,14 @@ def check_run_split(counted: list[Served], state: RestState) -> tuple[int, int, 
 
 
 def backfill(fake: FakeGitHub, services: LocalServices, root: Path, topic: str, resources: list[str],
-             concurrency: int) -> tuple[Summary, float]:
+             concurrency: int, graphql: bool) -> tuple[Summary, float]:
     stats = Stats()
     pool = TokenPool([TOKEN], reserve=0, max_rate=0)
     cursors = PostgresCursorStore(services.postgres.dsn(ADMIN, DATABASE))
     publisher = KafkaPublisher(services.kafka.bootstrap, topic, timeout_s=30)
     started = time.monotonic()
     try:
-        summary = run_backfill(Options("acme", "org", select(resources), concurrency=concurrency),
+        summary = run_backfill(Options("acme", "org", select(resources), concurrency=concurrency, graphql=graphql),
                                api=GitHubApi(fake.url, pool, stats=stats),
                                archive=PageArchive(FileStore(root / "archive")), publisher=publisher,
                                cursors=cursors, progress=Progress(stats, pool, mode="none"))
@@ -149,31 +154,74 @@ def report(served: list[Served], state: RestState, pulls: int, repos: int) -> No
     by_kind = Counter(kind_of(s.path) for s in counted)
     bounds = lower_bounds(state)
     total = len(counted)
-    print(f"\nfull backfill: {total} requests = {total / pulls:.2f} per pull request, {total / repos:.0f} per "
-          f"repository ({pulls} pull requests in {repos} repositories)")
     print(f"  {'request':<22}{'phase':<9}{'calls':>8}{'per PR':>9}{'lower bound':>13}{'ratio':>7}")
     for (name, phase), calls in sorted(by_kind.items(), key=lambda kv: (kv[0][1] != "list", kv[0][0])):
         bound = bounds.get(name)
         ratio = f"{calls / bound:.2f}" if bound else ""
         print(f"  {name:<22}{phase:<9}{calls:>8}{calls / pulls:>9.3f}{bound or '':>13}{ratio:>7}")
     listed = sum(c for (_, phase), c in by_kind.items() if phase == "list")
-    fan_out = total - listed
-    bound_total = sum(bounds.values())
-    print(f"  list phase: {listed} calls = {listed / pulls:.3f} per pull request; lower bound {bound_total}, "
-          f"ratio {listed / bound_total:.2f}; pull request list alone {by_kind[('pulls', 'list')] / pulls:.3f} "
-          f"per pull request (target <= 0.01)")
-    per_pr = sum(by_kind[(k, 'fan-out')] for k in ('pull detail', 'reviews', 'pr commits'))
-    print(f"  fan-out: {fan_out} calls = {fan_out / pulls:.2f} per pull request, of which per pull request "
-          f"(detail, reviews) {per_pr / pulls:.2f} and check runs {by_kind[('check runs', 'fan-out')] / pulls:.2f}")
+    print(f"  list requests: {listed} = {listed / pulls:.3f} per pull request; pull request list alone "
+          f"{by_kind[('pulls', 'list')] / pulls:.4f} per pull request (target <= 0.01)")
     pr_heads, others, empty = check_run_split(counted, state)
-    print(f"  check runs: {pr_heads} for pull request heads ({pr_heads / pulls:.3f} per pull request), {others} "
-          f"for default-branch push heads ({others / pulls:.3f}); {empty} of them asked a SHA without checks")
-    print(f"  total per pull request {total / pulls:.2f} (target <= 3)")
+    print(f"  REST check-run requests: {pr_heads} for pull request heads, {others} for default-branch push heads; "
+          f"{empty} of them asked a SHA without checks")
     least = floor(state, bounds)
     smallest = sum(least.values())
-    print(f"  floor for this history at full fidelity: {smallest} requests = {smallest / pulls:.2f} per pull "
-          f"request (" + ", ".join(f"{k} {v}" for k, v in least.items()) + f"); this run {total / smallest:.4f}"
-          f" x the floor")
+    print(f"  REST floor for this history at full fidelity: {smallest} requests = {smallest / pulls:.2f} per pull "
+          f"request; this run {total / smallest:.4f} x the REST floor")
+
+
+def forget_cursors(dsn: str) -> None:
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM backfill.cursors")
+    conn.close()
+
+
+ORG_PULLS = 50_000
+HOURLY = 5_000  # one token: 5,000 REST requests an hour, and 5,000 GraphQL points an hour besides
+
+
+def run_path(name: str, graphql: bool, fake: FakeGitHub, services: LocalServices, root: Path,
+             args: argparse.Namespace, resources: list[str], state: RestState) -> tuple[float, int]:
+    """A first run and a re-run on one path; returns (budget units per pull request, re-run units)."""
+    pulls = args.repos * args.pulls
+    topic = f"bench.backfill.{name}"
+    forget_cursors(services.postgres.dsn(ADMIN, DATABASE))  # each path starts afresh
+    fake.reset_log()
+    fake.graphql.log.clear()
+    fake.graphql.operations.clear()
+    first, seconds = backfill(fake, services, root, topic, resources, args.concurrency, graphql)
+    served = fake.requests()
+    rest = sum(1 for s in served if s.counted)
+    calls = sum(1 for status, _, _ in fake.graphql.log if status == 200)
+    points = fake.graphql.points()
+    units = (rest + points) / pulls
+    hours = max(rest, points) / pulls * ORG_PULLS / HOURLY
+    print(f"\n{name} path, first run: {first.items} items in {seconds:.1f}s")
+    print(f"  REST requests {rest} = {rest / pulls:.3f} per pull request; GraphQL queries {calls} = "
+          f"{calls / pulls:.4f} per pull request, {points} points = {points / pulls:.3f} per pull request")
+    print(f"  budget units (REST requests + GraphQL points) {rest + points} = {units:.3f} per pull request "
+          f"(target <= 0.3)")
+    print(f"  a {ORG_PULLS:,}-pull-request organisation under one token: {hours:.1f} hours")
+    if not graphql or args.verbose:
+        report(served, state, pulls, args.repos)
+    else:
+        listed = sum(1 for s in served if s.counted and kind_of(s.path)[1] == "list")
+        pages = sum(1 for s in served if s.counted and kind_of(s.path)[0] == "pulls")
+        pages += fake.graphql.operations["PullRequests"]
+        print(f"  pull request list: {pages} calls (the REST probe and the GraphQL pages) = "
+              f"{pages / pulls:.4f} per pull request (target <= 0.01); all REST lists {listed} = "
+              f"{listed / pulls:.4f} per pull request")
+    fake.reset_log()
+    fake.graphql.log.clear()
+    second, seconds = backfill(fake, services, root, topic, resources, args.concurrency, graphql)
+    rerun = fake.requests()
+    counted = sum(1 for s in rerun if s.counted)
+    rerun_units = counted + fake.graphql.points()
+    print(f"  re-run with nothing changed: {rerun_units} budget units ({counted} REST requests, "
+          f"{fake.graphql.points()} GraphQL points; target <= repositories + 10 = {args.repos + 10}), "
+          f"{len(rerun) - counted} answered 304, {second.items} items published, {seconds:.1f}s")
+    return units, rerun_units
 
 
 def main() -> None:
@@ -182,6 +230,7 @@ def main() -> None:
     parser.add_argument("--pulls", type=int, default=500, help="pull requests per repository")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--resources", default="default", help="as the CLI's --resources (default, all, ...)")
+    parser.add_argument("--verbose", action="store_true", help="the per-request table for the GraphQL path too")
     args = parser.parse_args()
     resources = [r for r in args.resources.split(",") if r]
     generated = time.monotonic()
@@ -193,18 +242,10 @@ def main() -> None:
           f"(generated in {time.monotonic() - generated:.1f}s); resources: {args.resources}")
     with bench_services("bench-backfill", durable=False, topic="bench.backfill", partitions=6) as (root, services):
         with FakeGitHub(state, tokens=(TOKEN,), rate_limit=10_000_000) as fake:
-            first, seconds = backfill(fake, services, root, "bench.backfill", resources, args.concurrency)
-            served = fake.requests()
-            print(f"first run: {first.items} items published in {seconds:.1f}s "
-                  f"({len([s for s in served if s.counted]) / seconds:.0f} requests/s against the local fake)")
-            report(served, state, args.repos * args.pulls, args.repos)
-            fake.reset_log()
-            second, seconds = backfill(fake, services, root, "bench.backfill", resources, args.concurrency)
-            rerun = fake.requests()
-            counted = sum(1 for s in rerun if s.counted)
-            print(f"\nre-run with nothing changed: {counted} counted requests (target <= repositories + 10 = "
-                  f"{args.repos + 10}), {len(rerun) - counted} answered 304, {second.items} items published, "
-                  f"{seconds:.1f}s")
+            graphql_units, _ = run_path("graphql", True, fake, services, root, args, resources, state)
+            rest_units, _ = run_path("rest", False, fake, services, root, args, resources, state)
+    print(f"\nGraphQL path / REST-only path: {graphql_units / rest_units:.3f} of the budget units")
+    print(f"budget units per pull request: {graphql_units:.3f}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -190,8 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pillarstream: configuration error: {exc}", file=sys.stderr)
         return 2
     except PillarstreamError as exc:
+        # One line for people; the traceback only when LOG_LEVEL=DEBUG asks for it.
+        logging.getLogger("pillarstream").debug("%s failed", args.command, exc_info=True)
         print(f"pillarstream {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return int(getattr(exc, "exit_code", 1))
     except KeyboardInterrupt:
         return 130
 

@@ -51,3 +51,14 @@ class GitHubAPIError(PillarstreamError):
         super().__init__(message)
         self.retriable = retriable
         self.status = status
+
+
+class GitHubUnreachable(GitHubAPIError):
+    """No answer from GitHub at all (connection refused, unknown host, timed out): not a rate limit, so
+    nothing waits for it. Commands exit with :data:`exit_code` (EX_UNAVAILABLE from sysexits.h)."""
+
+    exit_code = 69
+
+    def __init__(self, message: str, *, refused: bool = True) -> None:
+        super().__init__(message, retriable=True)
+        self.refused = refused

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr | None = None
     github_token_file: Path | None = None
+    # GitHub App authentication (instead of personal tokens): the App's id, its private key (PEM file), and
+    # the installation (found from the account when unset). Installation tokens are refreshed before expiry.
+    github_app_id: int | None = Field(None, ge=1)
+    github_app_private_key_file: Path | None = None
+    github_app_installation_id: int | None = Field(None, ge=1)
 
     @field_validator("archive_url")
     @classmethod
@@ -152,6 +157,16 @@ class Settings(BaseSettings):
         if self.github_token_file:
             return _read_secret_file(self.github_token_file, "github_token_file")
         return None
+
+    def app_private_key(self) -> str:
+        """The GitHub App's private key (PEM), from ``GITHUB_APP_PRIVATE_KEY_FILE``."""
+        if not self.github_app_private_key_file:
+            raise ConfigError("PILLARSTREAM_GITHUB_APP_ID is set: set PILLARSTREAM_GITHUB_APP_PRIVATE_KEY_FILE too")
+        key = _read_secret_file(self.github_app_private_key_file, "github_app_private_key_file")
+        if "PRIVATE KEY" not in key:
+            raise ConfigError(f"github_app_private_key_file: {self.github_app_private_key_file} is not a PEM "
+                              "private key")
+        return key
 
 
 def _secret(value: SecretStr | None, file: Path | None, name: str) -> str | None:

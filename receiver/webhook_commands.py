@@ -11,10 +11,12 @@ from functools import partial
 from typing import Any
 
 import psycopg2
+import requests
+import urllib3
 
 from pillarstream.errors import ConfigError, GitHubAPIError
 from pillarstream.settings import Settings
-from receiver.github_client import call, make_github
+from receiver.github_client import call, github_for, unreachable
 from receiver.hook_admin import desired_hook, hook_changes
 from receiver.reconciler import Attempt, delivery_gap, plan_redeliveries
 
@@ -58,10 +60,15 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    gh = make_github(args.api_url or settings.github_api_url, settings.token())
-    owner = call("find owner", lambda: gh.get_organization(args.org) if args.org else gh.get_repo(args.repo))
+    api_url = args.api_url or settings.github_api_url
+    gh = github_for(settings, api_url, org=args.org, repo=args.repo)
+    owner = call("find owner", lambda: gh.get_organization(args.org) if args.org else gh.get_repo(args.repo),
+                 api_url)
     handler = {"ensure": _ensure, "ping": _ping, "status": _status, "redeliver": _redeliver}[args.action]
-    return int(handler(args, settings, gh, owner))
+    try:
+        return int(handler(args, settings, gh, owner))
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:  # e.g. while paging lazily
+        raise unreachable(exc, api_url) from exc
 
 
 def find_hook(owner: Any, url: str | None) -> Any:

@@ -151,9 +151,11 @@ class ListPublisher:
 
 
 def backfill_in_process(fake: FakeGitHub, archive_root: Path, *, owner: str = "acme", kind: str = "org",
-                        resources: Sequence[str] | None = None, cursors: Any = None) -> list[Envelope]:
+                        resources: Sequence[str] | None = None, cursors: Any = None,
+                        pool: Any = None, graphql: bool = True) -> list[Envelope]:
     """A whole backfill in this process (memory cursors, file archive): the baseline a test compares to.
-    Pass the same ``cursors`` (a MemoryCursorStore) to several calls for a run and its re-runs."""
+    Pass the same ``cursors`` (a MemoryCursorStore) to several calls for a run and its re-runs, and a
+    ``pool`` (TokenPool) for other credentials or to read the budget afterwards."""
     from backfill.archive import PageArchive
     from backfill.cursors import MemoryCursorStore
     from backfill.github_api import GitHubApi, Stats
@@ -165,9 +167,9 @@ def backfill_in_process(fake: FakeGitHub, archive_root: Path, *, owner: str = "a
     from stream_processors.archive_store import FileStore
 
     stats = Stats()
-    pool = TokenPool([fake.tokens[0]], reserve=0)
+    pool = pool or TokenPool([fake.tokens[0]], reserve=0)
     publisher = ListPublisher()
-    run(Options(owner, "user" if kind == "user" else "org", select(resources)),
+    run(Options(owner, "user" if kind == "user" else "org", select(resources), graphql=graphql),
         api=GitHubApi(fake.url, pool, stats=stats),
         archive=PageArchive(FileStore(archive_root)), publisher=publisher,
         cursors=MemoryCursorStore() if cursors is None else cursors,

@@ -7,8 +7,10 @@
   (https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api);
 - a log of every request, so tests count requests per path and find repeated ones.
 
-Routes live in :mod:`tests.fake_github.rest_routes` (history endpoints) and :mod:`tests.fake_github.hooks`
-(webhooks, their delivery log and redelivery). Everything is bounded: request bodies, socket timeouts, the
+Routes live in :mod:`tests.fake_github.rest_routes` (history endpoints), :mod:`tests.fake_github.hooks`
+(webhooks, their delivery log and redelivery), :mod:`tests.fake_github.graphql_api` (``POST /graphql``, its
+points budget, rate-limit errors, timeouts and partial answers) and :mod:`tests.fake_github.apps` (GitHub Apps:
+installation tokens for a signed JWT, which expire). Everything is bounded: request bodies, socket timeouts, the
 gate a test can close, and :meth:`FakeGitHub.stop` ends the server thread.
 """
 
@@ -133,10 +135,13 @@ class FakeGitHub:
         self.port = free_port()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        from tests.fake_github import hooks, rest_routes
+        from tests.fake_github import apps, graphql_api, hooks, rest_routes
 
+        self.apps = apps.AppRegistry()
+        self.graphql = graphql_api.GraphQLFake(limit=rate_limit)
+        self._app_paths = re.compile(apps.APP_PATHS)
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
-        for method, pattern, handler in [*rest_routes.ROUTES, *hooks.ROUTES]:
+        for method, pattern, handler in [*apps.ROUTES, *graphql_api.ROUTES, *rest_routes.ROUTES, *hooks.ROUTES]:
             self.routes.append((method, re.compile(f"^{pattern}$"), handler))
         self.hooks = hooks.HookRegistry(self)
 
@@ -235,7 +240,7 @@ class FakeGitHub:
         if self.latency_s:
             time.sleep(self.latency_s)
         with self.lock:
-            if self.tokens and req.token not in self.tokens and not req.path.startswith("/_fake"):
+            if not self._authorised(req):
                 return Answer(401, {"message": "Bad credentials",
                                     "documentation_url": "https://docs.github.com/rest"}, counted=False)
             fault = self._take_fault(req)
@@ -246,10 +251,23 @@ class FakeGitHub:
             if match and method == req.method:
                 req.params = match.groupdict()
                 with self.lock:
-                    if req.path != "/rate_limit" and self._spent(req.token):
+                    if req.path not in ("/rate_limit", "/graphql", "/api/graphql") and self._spent(req.token):
                         return self._primary_limit(req.token)
                 return handler(self, req)
         return Answer(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+
+    def _authorised(self, req: Request) -> bool:
+        """A known personal token, a live installation token, or an App route (which checks its JWT)."""
+        if req.path.startswith("/_fake") or self._app_paths.search(req.path):
+            return True
+        if self.apps.installation_of(req.token) is not None:
+            return True
+        return not self.tokens or req.token in self.tokens
+
+    def budget_key(self, token: str | None) -> str:
+        """Installation tokens share their installation's budget; a personal token has its own."""
+        installation = self.apps.installation_of(token)
+        return f"installation {installation}" if installation is not None else (token or "")
 
     def _wait_at_gate(self) -> None:
         with self.lock:
@@ -266,7 +284,7 @@ class FakeGitHub:
         return None
 
     def _budget(self, token: str | None) -> Budget:
-        key = token or ""
+        key = self.budget_key(token)
         now = int(time.time())
         budget = self.budgets.get(key)
         if budget is None or now >= budget.reset:
@@ -321,10 +339,13 @@ class FakeGitHub:
         with self.lock:
             if counted:
                 self._budget(req.token).remaining -= 1
-            headers.update(self.rate_headers(req.token))
+            if answer.headers.get("X-RateLimit-Resource") != "graphql":  # GraphQL has a budget of its own
+                headers.update(self.rate_headers(req.token))
             if status in (403, 429) and "Retry-After" not in headers and self._spent(req.token):
                 headers["X-RateLimit-Remaining"] = "0"
             query = urlencode(sorted(req.query.items()))
+            if req.method == "POST" and req.path.endswith("/graphql"):  # queries differ by their body
+                query = "body=" + hashlib.sha256(req.body).hexdigest()[:16]
             self.served.append(Served(req.method, req.path, query, status, req.token, counted,
                                       time.monotonic()))
         return status, headers, body

@@ -1,6 +1,7 @@
-"""Convergence: one history received as webhooks and backfilled from the REST API builds the same metrics,
-and doing both leaves the tables as webhooks alone do. Real Kafka, Postgres and the GCS emulator; the
-backfill runs as ``python -m backfill`` against the fake GitHub serving the scenario's history."""
+"""Convergence: one history received as webhooks, backfilled with GraphQL (the default) and backfilled
+through the REST API only builds the same metrics, and doing them all leaves the tables as webhooks alone
+do. Real Kafka, Postgres and the GCS emulator; the backfill runs as ``python -m backfill`` against the fake
+GitHub serving the scenario's history."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def test_backfilled_history_builds_the_same_metrics_as_its_webhooks(services, db
                                                                     tmp_path):
     scenario = build_scenario()
     bootstrap = services.kafka.bootstrap
-    web_topic, backfill_topic = new_topic(services), new_topic(services)
+    web_topic, backfill_topic, rest_topic = new_topic(services), new_topic(services), new_topic(services)
     publish(bootstrap, web_topic, webhook_envelopes(scenario.deliveries, scenario.sent_at))
     web_records = drain(bootstrap, web_topic)
     load(db.writer_dsn, web_records)
@@ -70,6 +71,7 @@ def test_backfilled_history_builds_the_same_metrics_as_its_webhooks(services, db
         assert run_backfill(env, ["--org", ORG],
                             tmp_path / "backfill.log") == 0, (tmp_path / "backfill.log").read_text()
         first_run = fake.counted()
+        assert fake.graphql.points() > 0  # the default path asked GraphQL for pull requests and checks
         records = drain(bootstrap, backfill_topic)
         assert records and all(r.envelope.source == "backfill" for r in records)
         load(second_db.writer_dsn, records)
@@ -81,19 +83,31 @@ def test_backfilled_history_builds_the_same_metrics_as_its_webhooks(services, db
         assert differences(web_buckets, backfill_buckets) == []
         assert differences(pillar_metrics(db.admin_dsn), pillar_metrics(second_db.admin_dsn)) == []
 
-        # Every raw page is in the archive, and every item says which page it came from.
+        # Every raw page (GraphQL answers too) is in the archive, and every item says which page it came from.
         store = open_store(gcs_bucket)
         pages = set(store.list_names(f"{PREFIX}/resource="))
         assert {r.envelope.headers["X-Pillarstream-Archive-Object"] for r in records} <= pages
 
         # A re-run with nothing changed publishes nothing and spends (almost) no budget.
+        points = fake.graphql.points()
         assert run_backfill(env, ["--org", ORG],
                             tmp_path / "rerun.log") == 0, (tmp_path / "rerun.log").read_text()
         assert len(drain(bootstrap, backfill_topic)) == len(records)
-        assert fake.counted() - first_run <= len(scenario.history.repos) + 10
+        rerun_units = fake.counted() - first_run + fake.graphql.points() - points
+        assert rerun_units <= len(scenario.history.repos) + 10
 
-    # Doing both, in either order, leaves the tables webhooks alone leave.
+        # The REST-only path publishes the very same deliveries (same ids, same payload facts).
+        rest_env = backfill_env(bootstrap=bootstrap, topic=rest_topic, dsn=db.writer_dsn,
+                                archive_url=f"file://{tmp_path / 'rest-archive'}", fake=fake)
+        assert run_backfill(rest_env, ["--org", ORG, "--api", "rest"],
+                            tmp_path / "rest.log") == 0, (tmp_path / "rest.log").read_text()
+        rest_records = drain(bootstrap, rest_topic)
+        assert {r.envelope.delivery_id for r in rest_records} == {r.envelope.delivery_id for r in records}
+
+    # Doing them all, in any order, leaves the tables webhooks alone leave.
     load(db.writer_dsn, records)
+    load(db.writer_dsn, rest_records)
     assert differences(facts(db.admin_dsn), web_only) == []
+    load(second_db.writer_dsn, rest_records)
     load(second_db.writer_dsn, web_records)
     assert differences(warehouse_dump(second_db.admin_dsn), warehouse_dump(db.admin_dsn)) == []

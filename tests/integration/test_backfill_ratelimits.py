@@ -1,5 +1,6 @@
-"""Rate limits: the backfill survives primary and secondary limits and transient errors, waits as long as
-GitHub says (and no longer than allowed), keeps its reserve, and shares the work between tokens."""
+"""Rate limits of the REST path (``--api rest``; GraphQL's own: test_backfill_graphql.py): the backfill
+survives primary and secondary limits and transient errors, waits as long as GitHub says (and no longer
+than allowed), keeps its reserve, and shares the work between tokens."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ pytestmark = pytest.mark.integration
 def expected_ids(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """Delivery ids a clean run publishes."""
     with FakeGitHub(rest_state(acme_history())) as fake:
-        return {e.delivery_id for e in backfill_in_process(fake, tmp_path_factory.mktemp("clean"), owner=ORG)}
+        return {e.delivery_id for e in backfill_in_process(fake, tmp_path_factory.mktemp("clean"), owner=ORG,
+                                                               graphql=False)}
 
 
 def _after(served: list[Served], refused: Served) -> Served:
@@ -43,7 +45,7 @@ def test_limits_and_transient_errors_are_waited_out(services, db, tmp_path, expe
         topic = new_topic(services)
         env = backfill_env(bootstrap=services.kafka.bootstrap, topic=topic, dsn=db.writer_dsn,
                            archive_url=f"file://{tmp_path / 'archive'}", fake=fake)
-        assert run_backfill(env, ["--org", ORG, "--max-wait", "30"], tmp_path / "run.log") == 0, \
+        assert run_backfill(env, ["--org", ORG, "--api", "rest", "--max-wait", "30"], tmp_path / "run.log") == 0, \
             (tmp_path / "run.log").read_text()
         served = fake.requests()
     refused = {s.path.rsplit("/", 1)[-1]: s for s in served if s.status in (403, 429, 502)}
@@ -67,7 +69,7 @@ def test_the_reserve_stops_a_run_that_the_next_run_finishes(services, db, tmp_pa
         topic = new_topic(services)
         env = backfill_env(bootstrap=services.kafka.bootstrap, topic=topic, dsn=db.writer_dsn,
                            archive_url=f"file://{tmp_path / 'archive'}", fake=fake)
-        args = ["--org", ORG, "--reserve", "20", "--max-wait", "1"]
+        args = ["--org", ORG, "--api", "rest", "--reserve", "20", "--max-wait", "1"]
         assert run_backfill(env, args, tmp_path / "first.log") == 75, (tmp_path / "first.log").read_text()
         assert "re-run after the reset" in (tmp_path / "first.log").read_text()
         assert fake.budgets[TOKEN].remaining >= 20  # never dipped into the reserve
@@ -86,7 +88,7 @@ def test_several_tokens_share_the_work_without_waiting(services, db, tmp_path, e
         topic = new_topic(services)
         env = backfill_env(bootstrap=services.kafka.bootstrap, topic=topic, dsn=db.writer_dsn,
                            archive_url=f"file://{tmp_path / 'archive'}", fake=fake, token=",".join(tokens))
-        assert run_backfill(env, ["--org", ORG, "--reserve", "5", "--max-wait", "0"],
+        assert run_backfill(env, ["--org", ORG, "--api", "rest", "--reserve", "5", "--max-wait", "0"],
                             tmp_path / "run.log") == 0, \
             (tmp_path / "run.log").read_text()
         used = {s.token for s in fake.requests() if s.counted}

@@ -38,7 +38,7 @@ def test_each_pull_request_head_and_default_branch_push_head_is_asked_once(tmp_p
                   if p.branch == p.repo.default_branch}
     assert pr_heads & push_heads  # heads of pull requests that were pushed to main as they were
     with FakeGitHub(rest_state(history)) as fake:
-        backfill_in_process(fake, tmp_path, owner=sc.ORG)
+        backfill_in_process(fake, tmp_path, owner=sc.ORG, graphql=False)
         asked = asked_shas(fake)
         repeats = repeated_requests(fake.requests())
     assert set(asked) == pr_heads | push_heads
@@ -77,12 +77,12 @@ def test_a_sha_asked_in_an_earlier_run_is_asked_again_when_it_is_pushed_to_main(
     before, after = _fast_forward_histories()
     cursors = MemoryCursorStore()
     with FakeGitHub(rest_state(before)) as fake:
-        first = backfill_in_process(fake, tmp_path, owner=sc.ORG, cursors=cursors)
+        first = backfill_in_process(fake, tmp_path, owner=sc.ORG, cursors=cursors, graphql=False)
         assert {json.loads(e.payload)["check_run"]["id"] for e in first if e.event == "check_run"} == {91_001}
         with fake.lock:
             fake.state = rest_state(after)
         fake.reset_log()
-        second = backfill_in_process(fake, tmp_path, owner=sc.ORG, cursors=cursors)
+        second = backfill_in_process(fake, tmp_path, owner=sc.ORG, cursors=cursors, graphql=False)
         asked = asked_shas(fake)
     # Asked once in the second run (as the head of the pull request that changed, not again as the push
     # head), and the run the push started is published: the first answer does not stand for the SHA.

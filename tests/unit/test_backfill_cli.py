@@ -3,11 +3,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backfill.cli import add_parser, tokens
+from backfill.cli import add_parser
 from backfill.resources import BY_NAME, RESOURCES, SELECTORS, select
 from backfill.runner import repo_matcher
 from pillarstream.errors import ConfigError
 from pillarstream.settings import load_settings
+from receiver.github_client import credentials
 
 pytestmark = pytest.mark.unit
 
@@ -31,10 +32,12 @@ def test_options():
 
 def test_several_tokens_and_no_token(monkeypatch):
     monkeypatch.setenv("PILLARSTREAM_GITHUB_TOKEN", "ghp_one, ghp_two\nghp_three")
-    assert tokens(load_settings()) == ["ghp_one", "ghp_two", "ghp_three"]
+    found = credentials(load_settings(), "https://api.github.com", org="acme")
+    assert [c.auth.token for c in found] == ["ghp_one", "ghp_two", "ghp_three"]
+    assert [c.name for c in found] == ["token 1", "token 2", "token 3"]
     monkeypatch.delenv("PILLARSTREAM_GITHUB_TOKEN")
     with pytest.raises(ConfigError):
-        tokens(load_settings())
+        credentials(load_settings(), "https://api.github.com", org="acme")
 
 
 def test_resource_selection():

@@ -71,17 +71,48 @@ def test_a_wait_longer_than_allowed_stops_the_run():
     assert clock.slept == []
 
 
-def test_the_token_with_budget_goes_next_and_counts_before_its_answer():
+def test_the_token_with_budget_goes_next_and_holds_a_request_until_its_answer():
     clock = Clock()
     pool = TokenPool(["a", "b"], reserve=5, clock=clock, sleep=clock.sleep)
     a, b = pool.budgets
     a.observe(Quota(5000, 6, NOW + 3600))
     b.observe(Quota(5000, 400, NOW + 3600))
-    assert pool.acquire() is b and b.remaining == 399
-    b.observe(Quota(5000, 5, NOW + 3600))
-    assert pool.acquire() is a and a.remaining == 5  # the last one above the reserve, taken at once
+    assert pool.acquire() is b and (b.remaining, b.in_flight, b.available()) == (400, 1, 399)
+    pool.answered(b, Quota(5000, 5, NOW + 3600))
+    assert pool.acquire() is a and a.available() == 5  # the last one above the reserve, taken at once
     assert clock.slept == []
     assert pool.others_free(a) is False
+
+
+def test_304s_cost_nothing_the_budget_is_what_github_says():
+    """A re-run of conditional requests: GitHub keeps saying 4,969 and so does the pool."""
+    clock = Clock()
+    pool = TokenPool(["t"], reserve=500, clock=clock, sleep=clock.sleep)
+    for _ in range(40):
+        budget = pool.acquire()
+        pool.answered(budget, Quota(5000, 4969, NOW + 3600))  # a 304: remaining unchanged
+    assert pool.remaining() == 4969 and pool.budgets[0].in_flight == 0
+    budget = pool.acquire()
+    pool.unanswered(budget)  # no answer: nothing spent, nothing held
+    assert pool.budgets[0].available() == 4969
+
+
+def test_requests_in_flight_hold_the_last_budget_above_the_reserve():
+    """Concurrent threads cannot all take the last request above the reserve; the answer frees it."""
+    clock = Clock()
+    pool = TokenPool(["t"], reserve=10, max_wait_s=0, clock=clock, sleep=clock.sleep)
+    budget = pool.budgets[0]
+    budget.observe(Quota(5000, 11, NOW + 3600))
+    assert pool.acquire() is budget and budget.available() == 10
+    polls = []
+
+    def answer_arrives(seconds: float) -> None:  # another thread's answer (a 304) comes while this one polls
+        polls.append(seconds)
+        pool.answered(budget, Quota(5000, 11, NOW + 3600))
+
+    pool.sleep = answer_arrives
+    assert pool.acquire() is budget and len(polls) == 1 and polls[0] < 1
+    assert pool.waits == []  # a short poll, not a rate-limit wait (max_wait_s=0 would have stopped the run)
 
 
 def test_a_blocked_token_is_skipped_and_the_rate_cap_spaces_requests():
@@ -101,3 +132,16 @@ def test_an_older_answer_does_not_give_back_spent_budget():
     assert budget.remaining == 20
     budget.observe(Quota(5000, 5000, NOW + 3660))  # a new window
     assert budget.remaining == 5000
+
+
+def test_graphql_points_are_spread_under_the_points_per_minute_limit():
+    clock = Clock()
+    pool = TokenPool(["t"], reserve=0, max_rate=15, clock=clock, sleep=clock.sleep)
+    budget = pool.acquire()
+    pool.answered(budget, Quota(5000, 4900, NOW + 3600))
+    pool.spread(budget, 100, per_minute=2000)  # 100 points: the next query waits 3 s
+    assert pool.acquire() is budget and clock.slept == [pytest.approx(3.0)]
+    assert pool.waits == []  # pacing, not a rate-limit wait
+    unpaced = TokenPool(["t"], reserve=0, max_rate=0, clock=clock, sleep=clock.sleep)
+    unpaced.spread(unpaced.acquire(), 100, per_minute=2000)
+    assert unpaced.budgets[0].paced_until == 0.0  # --max-rate 0: no cap of any kind

@@ -1,0 +1,237 @@
+"""Pull requests (with their transitions, reviews and head checks) and the checks of default-branch pushes,
+read with GraphQL: one query per page of pull requests instead of four REST requests per pull request.
+
+The same sweep as the REST flow (backfill/flows.py): newest update first down to the cursor's mark, every
+answer archived before anything from it is published, progress recorded per published batch, so a run
+killed anywhere resumes at the page in flight. GitHub's GraphQL limits are handled here and in
+:meth:`GitHubApi.graphql`:
+
+- a query GitHub gives up on (its 10-second timeout, 502/504) is asked again for half the page, down to
+  one pull request; after a few good pages the size doubles back;
+- a partial answer (a nested field null, with an error naming its path) is completed item by item: the
+  missing checks of that pull request from REST, its timeline with a query of its own; any other hole (a
+  pull request that came back null) asks the page again. Nothing is published with a silent hole;
+- a nested connection that overflows its page (over 40 reviews and transitions, over 5 suites or 20 runs)
+  is followed for that pull request only, the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from backfill import graphql_queries as gq
+from backfill.flows import (
+    _env,
+    _in_range,
+    _mark,
+    _names,
+    _params,
+    _pending,
+    _server_time,
+    check_envelopes,
+    recheck_pending,
+)
+from backfill.github_api import GraphQLAnswer, GraphQLTooLarge
+from backfill.resources import path
+from backfill.sweep import RunContext, Sweep, later
+from backfill.timeline import announcements, transitions_by_number
+from pillarstream.envelope import Envelope
+from pillarstream.errors import GitHubAPIError
+
+log = logging.getLogger(__name__)
+Json = dict[str, Any]
+GROW_AFTER = 3  # good pages at a reduced size before doubling it again
+PAGE_RETRIES = 3  # a page whose answer has holes that cannot be filled item by item is asked this often
+CHECK_BATCH = 24  # commits per checks query: (1 + 24 x 6) / 100 rounds to 1 point, 25 to 2
+_ITEM_FIELDS = ("timelineItems", "commits")
+
+
+def pull_requests(ctx: RunContext, repo: Json) -> None:
+    if not ctx.wants("pulls"):
+        return
+    owner, name = _names(repo)
+    sweep = Sweep(ctx, repo["full_name"], "pulls")
+    mark = _mark(sweep, "updated_at", ctx)
+    events_mark = _mark(sweep, "events_at", ctx)
+    pending = _pending(sweep)
+    data = sweep.data
+    most = ctx.graphql_page
+    position = sweep.state["walks"].setdefault("graphql", {"after": None, "index": 0, "done": False})
+    if "probe" not in data and mark is not None:
+        # The REST list's first page, asked with the last run's ETag, says for free (a 304) that nothing
+        # changed, and otherwise how many pull requests did: the first query asks for just those. (Not on a
+        # first run, which reads everything anyway; the first re-run's probe then costs one request.)
+        probe = sweep.fetch(path("pulls", owner=owner, repo=name), _params("pulls"), resource="pulls",
+                            conditional=True)
+        assert probe is not None
+        listed = probe.items() if probe.status == 200 else []
+        changed = sum(1 for item in listed if mark is None or item["updated_at"] > mark)
+        data["probe"] = probe.status
+        if not changed:
+            position["done"] = True
+        elif mark and changed < len(listed):
+            data["page_size"] = min(most, changed + 1)  # one unchanged pull request ends the walk
+        sweep.save()
+    while not position["done"]:
+        size = min(most, int(data.get("page_size", most)))
+        variables = {"owner": owner, "name": name, "first": size, "after": position["after"]}
+        try:
+            answer, holes = _page(sweep, variables)
+        except GraphQLTooLarge as exc:
+            if size <= 1:
+                raise
+            data.update(page_size=max(1, size // 2), good_pages=0)
+            sweep.save()
+            log.warning("graphql page too large, asking for fewer", extra={
+                "repo": repo["full_name"], "was": size, "now": data["page_size"], "error": str(exc)})
+            continue
+        repository = answer.data.get("repository")
+        if repository is None:
+            raise GitHubAPIError(f"GraphQL: no repository {owner}/{name}", retriable=False, status=404)
+        connection = repository["pullRequests"]
+        data.setdefault("listed_at", _server_time(answer.page))
+        nodes = connection["nodes"] or []
+        stopped = False
+        for index in range(int(position.get("index", 0)), len(nodes)):
+            node = nodes[index]
+            data["top"] = later(data.get("top"), node["updatedAt"])
+            if mark and node["updatedAt"] <= mark:
+                stopped = True
+                break
+            if _in_range(ctx, node["updatedAt"]):
+                sweep.publish(_one(ctx, sweep, repo, node, answer, holes.get(index, set()), mark, events_mark,
+                                   pending))
+            sweep.item_done("graphql", index)
+            sweep.unit_done(pending=sorted(pending))
+        sweep.commit()
+        info = connection["pageInfo"]
+        if stopped or not info["hasNextPage"]:
+            position["done"] = True
+        else:
+            position.update(after=info["endCursor"], index=0)
+        good = int(data.get("good_pages", 0)) + 1
+        if size < most and good >= GROW_AFTER:
+            size, good = min(most, size * 2), 0
+        data.update(page_size=size, good_pages=good)
+        sweep.next_page()
+    recheck_pending(ctx, sweep, repo, pending)
+    sweep.finish({"updated_at": later(data.get("top"), mark), "events_at": data.get("listed_at") or events_mark,
+                  "pending_shas": sorted(pending)})
+
+
+def _page(sweep: Sweep, variables: Json) -> tuple[GraphQLAnswer, dict[int, set[str]]]:
+    """A page of pull requests and, per item index, the fields that came back with an error."""
+    for _ in range(PAGE_RETRIES):
+        answer = sweep.fetch_graphql("PullRequests", gq.PULL_REQUESTS, variables, resource="pulls")
+        holes: dict[int, set[str]] = {}
+        unrecoverable = []
+        for where in answer.missing():
+            inside = where[:3] == ["repository", "pullRequests", "nodes"] and len(where) >= 5
+            if inside and isinstance(where[3], int) and where[4] in _ITEM_FIELDS:
+                holes.setdefault(where[3], set()).add(str(where[4]))
+            else:
+                unrecoverable.append(where)
+        repository = (answer.data or {}).get("repository") or {}
+        nodes = (repository.get("pullRequests") or {}).get("nodes") or []
+        if any(nodes[i] is None for i in holes if i < len(nodes)):  # a non-null field failed: the item is gone
+            unrecoverable.append(["repository", "pullRequests", "nodes"])
+        if not unrecoverable:
+            if holes:
+                log.warning("graphql partial answer, completing it", extra={
+                    "repo": sweep.repo, "items": sorted(holes), "fields": sorted(set().union(*holes.values()))})
+            return answer, holes
+        log.warning("graphql answer with holes, asking again", extra={"repo": sweep.repo,
+                                                                      "paths": unrecoverable[:5]})
+        sweep.next_page()  # forget the archived copy: the next ask goes to GitHub
+    raise GitHubAPIError(f"GraphQL PullRequests for {sweep.repo}: answers kept coming back incomplete",
+                         retriable=True)
+
+
+def _one(ctx: RunContext, sweep: Sweep, repo: Json, node: Json, answer: GraphQLAnswer, holes: set[str],
+         mark: str | None, events_mark: str | None, pending: set[str]) -> list[Envelope]:
+    owner, name = _names(repo)
+    page = answer.page
+    detail = gq.pull_request(node)
+    number = detail["number"]
+    timeline = node.get("timelineItems") or {}
+    if "timelineItems" in holes or (timeline.get("pageInfo") or {}).get("hasNextPage"):
+        raw = _timeline(sweep, owner, name, number)
+    else:
+        raw = timeline.get("nodes") or []
+    raw = [n for n in raw if n]
+    events = [e for e in (gq.issue_event(n, number) for n in raw)
+              if e and (events_mark is None or e["created_at"] > events_mark)]
+    transitions = transitions_by_number(events).get(number, [])
+    opened = mark is None or detail["created_at"] > mark
+    found = [_env(ctx, "pull_request", a.pull_request, page, repo, action=a.action, sender=a.sender,
+                  id_suffix=f".{a.action}")
+             for a in announcements(detail, transitions, include_opened=opened)]
+    if ctx.wants("reviews"):
+        reviews = [gq.review(n) for n in raw if n.get("__typename") == "PullRequestReview"]
+        found += [_env(ctx, "review", r, page, repo, extra={"pull_request": detail}) for r in reviews
+                  if r.get("state") != "PENDING" and r.get("submitted_at")]
+    if ctx.wants("pr_commits"):  # archived for later use; no warehouse table reads them
+        sweep.fetch_all(path("pr_commits", owner=owner, repo=name, number=number), _params("pr_commits"),
+                        resource="pr_commits", missing_ok=True)
+    sha = detail["head"]["sha"]
+    if sha and ctx.wants("check_runs") and ctx.claim_sha(repo["full_name"], sha):
+        head = gq.head_commit(node)
+        runs, overflow = gq.check_runs(head)
+        if "commits" in holes or overflow or not head or head.get("oid") != sha or ctx.wants("check_suites"):
+            found += check_envelopes(ctx, sweep, repo, sha, pending)  # REST, for this commit only
+        else:
+            found += [_env(ctx, "check_run", run, page, repo) for run in runs]
+            _note_pending(pending, sha, runs)
+    return found
+
+
+def _timeline(sweep: Sweep, owner: str, name: str, number: int) -> list[Json]:
+    """Every transition of one pull request, when the page's first 20 were not all (or came back null)."""
+    found: list[Json] = []
+    after: str | None = None
+    while True:
+        answer = sweep.fetch_graphql("Timeline", gq.TIMELINE_QUERY, {"owner": owner, "name": name, "number": number,
+                                                               "after": after}, resource="pulls", unit=True)
+        if answer.missing():
+            raise GitHubAPIError(f"GraphQL Timeline of {owner}/{name}#{number}: incomplete answer", retriable=True)
+        items = ((answer.data.get("repository") or {}).get("pullRequest") or {}).get("timelineItems") or {}
+        found += items.get("nodes") or []
+        if not (items.get("pageInfo") or {}).get("hasNextPage"):
+            return found
+        after = items["pageInfo"]["endCursor"]
+
+
+def _note_pending(pending: set[str], sha: str, runs: list[Json]) -> None:
+    """A commit with runs still queued or in progress is asked again by the next run."""
+    if any(run.get("status") != "completed" for run in runs):
+        pending.add(sha)
+    else:
+        pending.discard(sha)
+
+
+def push_checks(ctx: RunContext, sweep: Sweep, repo: Json, heads: list[str], pending: set[str]) -> None:
+    """Check runs of default-branch push heads, ``CHECK_BATCH`` commits per query (resumable by batch)."""
+    owner, name = _names(repo)
+    start = int(sweep.data.get("checked", 0))
+    for first in range(start, len(heads), CHECK_BATCH):
+        batch = [sha for sha in heads[first:first + CHECK_BATCH] if ctx.claim_sha(repo["full_name"], sha)]
+        if batch:
+            variables: Json = {"owner": owner, "name": name, **{f"s{i}": sha for i, sha in enumerate(batch)}}
+            answer = sweep.fetch_graphql(f"Checks{len(batch)}", gq.checks_by_commit(len(batch)), variables,
+                                         resource="push_checks", unit=True)
+            repository = answer.data.get("repository") or {}
+            broken = {int(str(p[1])[1:]) for p in answer.missing() if len(p) > 1 and str(p[1]).startswith("c")}
+            found: list[Envelope] = []
+            for i, sha in enumerate(batch):
+                runs, overflow = gq.check_runs(repository.get(f"c{i}"))
+                if i in broken or overflow:
+                    found += check_envelopes(ctx, sweep, repo, sha, pending, resource="push_checks")
+                else:
+                    found += [_env(ctx, "check_run", run, answer.page, repo) for run in runs]
+                    _note_pending(pending, sha, runs)
+            sweep.publish(found)
+        sweep.unit_done(checked=min(len(heads), first + CHECK_BATCH), pending=sorted(pending))
+
+
+__all__ = ["pull_requests", "push_checks"]
