@@ -7,13 +7,15 @@ import time
 from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from gunicorn.http.errors import NoMoreData, ParseException
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from pillarstream.errors import DeliveryRejected, PublishError
 from pillarstream.settings import Settings
 from receiver.delivery import parse_delivery
 from receiver.publisher import KafkaPublisher, Publisher
+from receiver.read_deadline import ReadDeadlines
 
 log = logging.getLogger("receiver.delivery")
 RETRY_AFTER_SECONDS = "5"
@@ -42,6 +44,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Flask:
     app = Flask(__name__)
     # Werkzeug refuses longer bodies with 413 while reading, so a body is never buffered without bound.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["BODY_READ_TIMEOUT"] = settings.body_read_timeout_seconds
     app.extensions["pillarstream"] = {
         "secrets": settings.secrets(),
         "publisher": publisher or KafkaPublisher(
@@ -49,6 +52,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Flask:
             timeout_s=settings.publish_timeout_seconds,
             max_request_bytes=settings.max_body_bytes + 2**20, compression=settings.kafka_compression),
         "metrics": ReceiverMetrics(),
+        "read_deadlines": ReadDeadlines(),
     }
     app.register_blueprint(webhooks)
     app.register_blueprint(health)
@@ -72,7 +76,7 @@ def receive() -> tuple[Response, int] | Response:
     delivery_id = request.headers.get("X-GitHub-Delivery", "")[:128]
     repo = None
     try:
-        body = _bounded_body(current_app.config["MAX_CONTENT_LENGTH"])
+        body = _body_in_time()
         headers = {name: request.headers.getlist(name) for name in request.headers.keys()}
         envelope = parse_delivery(
             headers=headers, body=body, secrets=_state("secrets"),  # type: ignore[arg-type]
@@ -94,6 +98,20 @@ def receive() -> tuple[Response, int] | Response:
         "delivery_id": delivery_id, "event": event, "repository": repo, "status": status,
         "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
     return answer, status
+
+
+def _body_in_time() -> bytes:
+    """The raw body, read within BODY_READ_TIMEOUT; anything wrong with how it was sent is the client's:
+    a 4xx, never a 500 (gunicorn raises its parse errors for a malformed chunked body from the read)."""
+    deadlines: ReadDeadlines = _state("read_deadlines")  # type: ignore[assignment]
+    seconds = current_app.config["BODY_READ_TIMEOUT"]
+    with deadlines.reading(request.environ.get("gunicorn.socket"), seconds) as deadline:
+        try:
+            return _bounded_body(current_app.config["MAX_CONTENT_LENGTH"])
+        except (ParseException, NoMoreData, ClientDisconnected, OSError) as exc:
+            if deadline is not None and deadline.expired:
+                raise DeliveryRejected(408, f"body not received within {seconds:g} s") from exc
+            raise DeliveryRejected(400, f"malformed or truncated body: {type(exc).__name__}") from exc
 
 
 def _bounded_body(limit: int) -> bytes:
