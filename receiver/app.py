@@ -107,11 +107,17 @@ def _body_in_time() -> bytes:
     seconds = current_app.config["BODY_READ_TIMEOUT"]
     with deadlines.reading(request.environ.get("gunicorn.socket"), seconds) as deadline:
         try:
-            return _bounded_body(current_app.config["MAX_CONTENT_LENGTH"])
+            body = _bounded_body(current_app.config["MAX_CONTENT_LENGTH"])
         except (ParseException, NoMoreData, ClientDisconnected, OSError) as exc:
             if deadline is not None and deadline.expired:
                 raise DeliveryRejected(408, f"body not received within {seconds:g} s") from exc
             raise DeliveryRejected(400, f"malformed or truncated body: {type(exc).__name__}") from exc
+    # A cut read may also come back short without an error (gunicorn returns what it had).
+    if deadline is not None and deadline.expired:
+        raise DeliveryRejected(408, f"body not received within {seconds:g} s")
+    if request.content_length is not None and len(body) != request.content_length:
+        raise DeliveryRejected(400, "body shorter than its Content-Length")
+    return body
 
 
 def _bounded_body(limit: int) -> bytes:

@@ -46,8 +46,8 @@ class KafkaPublisher:
 
     A producer that failed is replaced on the next call, so the receiver recovers by itself when the
     broker comes back, without a restart. The replacement is built on a thread of its own: with the broker
-    down a build probes for seconds, and a request waits for it only until its own deadline (then 503),
-    never behind other requests' builds; for a moment after a failed build, requests fail at once.
+    down a build probes for seconds. Only the first build is waited for (until the request's deadline);
+    after a failure requests are answered 503 at once while the replacement is built in the background.
     """
 
     def __init__(self, bootstrap: str, topic: str, *, timeout_s: float = 5.0, max_request_bytes: int = 27 * 2**20,
@@ -65,6 +65,9 @@ class KafkaPublisher:
         self._retry_at = 0.0
         self._last_error = ""
         self._closed = False
+        # After a producer failed, requests do not wait for its replacement: they are refused at once
+        # (503, GitHub retries) so a dead broker cannot make them queue for threads.
+        self._recovering = False
 
     def _get(self, deadline: float) -> KafkaProducer:
         """The producer, waiting for one being built until ``deadline`` (``time.monotonic()``) at most."""
@@ -79,6 +82,8 @@ class KafkaPublisher:
                 self._building = threading.Event()
                 threading.Thread(target=self._build, args=(self._building,), name="kafka-producer-build",
                                  daemon=True).start()
+            if self._recovering:
+                raise PublishError(f"reconnecting to Kafka at {self._bootstrap}: {self._last_error or 'retry'}")
             building = self._building
         building.wait(max(0.0, deadline - time.monotonic()))
         with self._lock:
@@ -126,6 +131,7 @@ class KafkaPublisher:
         with self._lock:
             self._building = None
             self._last_error = error
+            self._recovering = producer is None
             if producer is None:
                 self._retry_at = time.monotonic() + RETRY_BUILD_AFTER_S
             elif self._closed:
@@ -140,7 +146,10 @@ class KafkaPublisher:
             if self._producer is not producer:
                 return
             self._producer = None
-        _close_quietly(producer)
+            self._recovering = True
+        # Not on the request's thread: closing joins the producer's I/O thread, which can take seconds
+        # while it is stuck reconnecting to a dead broker, and the request is due now.
+        threading.Thread(target=_close_quietly, args=(producer,), name="kafka-producer-close", daemon=True).start()
 
     def publish(self, envelope: Envelope) -> None:
         """One envelope, acknowledged or refused within ``timeout_s`` of the call (the receiver's path)."""
@@ -164,6 +173,8 @@ class KafkaPublisher:
                        for key, value, headers in records]
         except KafkaError as exc:
             failed(exc)
+        except AssertionError as exc:  # kafka-python asserts it is open: another request closed it just now
+            failed(KafkaError(f"producer closed meanwhile: {exc}"))
         return _KafkaAcks(futures, self._timeout_s, failed)
 
     def _failed(self, producer: KafkaProducer, exc: KafkaError) -> NoReturn:
