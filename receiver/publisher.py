@@ -24,6 +24,8 @@ from pillarstream.settings import Compression
 log = logging.getLogger(__name__)
 # After a failed producer build, requests are refused at once for this long instead of each waiting.
 RETRY_BUILD_AFTER_S = 1.0
+# Once a producer has failed, the longest a request waits for the replacement being built.
+RECOVERY_WAIT_S = 0.5
 
 
 class Acks(Protocol):
@@ -46,8 +48,9 @@ class KafkaPublisher:
 
     A producer that failed is replaced on the next call, so the receiver recovers by itself when the
     broker comes back, without a restart. The replacement is built on a thread of its own: with the broker
-    down a build probes for seconds. Only the first build is waited for (until the request's deadline);
-    after a failure requests are answered 503 at once while the replacement is built in the background.
+    down a build probes for seconds. The first build is waited for until the request's deadline; after a
+    failure a request waits at most RECOVERY_WAIT_S for the replacement, then gets a 503, and for
+    RETRY_BUILD_AFTER_S after a failed build requests get their 503 at once.
     """
 
     def __init__(self, bootstrap: str, topic: str, *, timeout_s: float = 5.0, max_request_bytes: int = 27 * 2**20,
@@ -65,8 +68,8 @@ class KafkaPublisher:
         self._retry_at = 0.0
         self._last_error = ""
         self._closed = False
-        # After a producer failed, requests do not wait for its replacement: they are refused at once
-        # (503, GitHub retries) so a dead broker cannot make them queue for threads.
+        # After a producer failed, requests wait for its replacement only briefly (then 503, GitHub
+        # retries): with the broker still down a build takes seconds, and threads must not pile up on it.
         self._recovering = False
 
     def _get(self, deadline: float) -> KafkaProducer:
@@ -83,7 +86,7 @@ class KafkaPublisher:
                 threading.Thread(target=self._build, args=(self._building,), name="kafka-producer-build",
                                  daemon=True).start()
             if self._recovering:
-                raise PublishError(f"reconnecting to Kafka at {self._bootstrap}: {self._last_error or 'retry'}")
+                deadline = min(deadline, time.monotonic() + RECOVERY_WAIT_S)
             building = self._building
         building.wait(max(0.0, deadline - time.monotonic()))
         with self._lock:
