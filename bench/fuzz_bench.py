@@ -61,13 +61,13 @@ class Request:
 @dataclass
 class Tally:
     by_kind: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    accepted: list[str] = field(default_factory=list)
+    accepted: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     late: int = 0
 
     def add(self, request: Request, status: str, seconds: float) -> None:
         self.by_kind[request.kind][status] += 1
         if status == "202" and request.delivery_id:
-            self.accepted.append(request.delivery_id)
+            self.accepted[request.kind].append(request.delivery_id)
         if seconds > GITHUB_DEADLINE_S and not request.stall:
             self.late += 1
 
@@ -233,22 +233,23 @@ async def run_load(port: int, mix: Mix, total: int, concurrency: int, max_second
     return tally, time.monotonic() - started
 
 
-def landed(dsn: str, ids: list[str], drain_seconds: float) -> int:
+def landed(dsn: str, ids: list[str], drain_seconds: float) -> set[str]:
     """Accepted ids found in ``deliveries``, polled until all are there or nothing moved for 30 s."""
     import psycopg2
 
-    found, last_change, deadline = -1, time.monotonic(), time.monotonic() + drain_seconds
+    found: set[str] = set()
+    last_change, deadline = time.monotonic(), time.monotonic() + drain_seconds
     while time.monotonic() < deadline:
         with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM deliveries WHERE delivery_id = ANY(%s)", (ids,))
-            now = int(cur.fetchone()[0])
+            cur.execute("SELECT delivery_id FROM deliveries WHERE delivery_id = ANY(%s)", (ids,))
+            now = {row[0] for row in cur.fetchall()}
         conn.close()
-        if now != found:
+        if len(now) != len(found):
             found, last_change = now, time.monotonic()
-        if found == len(ids) or time.monotonic() - last_change > 30:
+        if len(found) == len(ids) or time.monotonic() - last_change > 30:
             break
         time.sleep(2)
-    return max(found, 0)
+    return found
 
 
 def tracebacks(log: str) -> Counter[tuple[str, str]]:
@@ -306,10 +307,13 @@ def main() -> int:
             print(f"answered after {GITHUB_DEADLINE_S:.0f} s or never (stalled uploads excluded): "
                   f"{tally.late + sum(totals[s] for s in ('no answer', 'connect failed'))}   (goal 0)")
             print(f"waiting up to {args.drain_seconds:.0f} s for the warehouse ...", flush=True)
-            found = landed(services.postgres.dsn(WRITER), tally.accepted, args.drain_seconds)
-            share = 100 * found / len(tally.accepted) if tally.accepted else 100.0
-            print(f"accepted (202) deliveries in the warehouse: {found} of {len(tally.accepted)} ({share:.2f} %)"
+            accepted = [i for ids in tally.accepted.values() for i in ids]
+            found = landed(services.postgres.dsn(WRITER), accepted, args.drain_seconds)
+            share = 100 * len(found) / len(accepted) if accepted else 100.0
+            print(f"accepted (202) deliveries in the warehouse: {len(found)} of {len(accepted)} ({share:.2f} %)"
                   "   (goal 100 %)")
+            for kind, ids in sorted(tally.accepted.items()):
+                print(f"  {kind:<18} {len(found.intersection(ids))} of {len(ids)}")
             for child in children:
                 kinds = tracebacks(child.tail(10**6))
                 print(f"{child.name}: alive={child.alive()} tracebacks in log={sum(kinds.values())}")
