@@ -7,15 +7,14 @@ import time
 from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from gunicorn.http.errors import NoMoreData, ParseException
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from werkzeug.exceptions import ClientDisconnected, HTTPException
+from werkzeug.exceptions import HTTPException
 
 from pillarstream.errors import DeliveryRejected, PublishError
 from pillarstream.settings import Settings
+from receiver.body import read_body
 from receiver.delivery import parse_delivery
 from receiver.publisher import KafkaPublisher, Publisher
-from receiver.read_deadline import ReadDeadlines
 
 log = logging.getLogger("receiver.delivery")
 RETRY_AFTER_SECONDS = "5"
@@ -52,7 +51,6 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Flask:
             timeout_s=settings.publish_timeout_seconds,
             max_request_bytes=settings.max_body_bytes + 2**20, compression=settings.kafka_compression),
         "metrics": ReceiverMetrics(),
-        "read_deadlines": ReadDeadlines(),
     }
     app.register_blueprint(webhooks)
     app.register_blueprint(health)
@@ -76,7 +74,8 @@ def receive() -> tuple[Response, int] | Response:
     delivery_id = request.headers.get("X-GitHub-Delivery", "")[:128]
     repo = None
     try:
-        body = _body_in_time()
+        body = read_body(request, limit=current_app.config["MAX_CONTENT_LENGTH"],
+                         timeout_s=current_app.config["BODY_READ_TIMEOUT"])
         headers = {name: request.headers.getlist(name) for name in request.headers.keys()}
         envelope = parse_delivery(
             headers=headers, body=body, secrets=_state("secrets"),  # type: ignore[arg-type]
@@ -98,38 +97,6 @@ def receive() -> tuple[Response, int] | Response:
         "delivery_id": delivery_id, "event": event, "repository": repo, "status": status,
         "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
     return answer, status
-
-
-def _body_in_time() -> bytes:
-    """The raw body, read within BODY_READ_TIMEOUT; anything wrong with how it was sent is the client's:
-    a 4xx, never a 500 (gunicorn raises its parse errors for a malformed chunked body from the read)."""
-    deadlines: ReadDeadlines = _state("read_deadlines")  # type: ignore[assignment]
-    seconds = current_app.config["BODY_READ_TIMEOUT"]
-    with deadlines.reading(request.environ.get("gunicorn.socket"), seconds) as deadline:
-        try:
-            body = _bounded_body(current_app.config["MAX_CONTENT_LENGTH"])
-        except (ParseException, NoMoreData, ClientDisconnected, OSError) as exc:
-            if deadline is not None and deadline.expired:
-                raise DeliveryRejected(408, f"body not received within {seconds:g} s") from exc
-            raise DeliveryRejected(400, f"malformed or truncated body: {type(exc).__name__}") from exc
-    # A cut read may also come back short without an error (gunicorn returns what it had).
-    if deadline is not None and deadline.expired:
-        raise DeliveryRejected(408, f"body not received within {seconds:g} s")
-    if request.content_length is not None and len(body) != request.content_length:
-        raise DeliveryRejected(400, "body shorter than its Content-Length")
-    return body
-
-
-def _bounded_body(limit: int) -> bytes:
-    """The raw body, never more than ``limit`` bytes in memory; chunked bodies (no Content-Length) too."""
-    if request.content_length is not None:
-        if request.content_length > limit:
-            raise DeliveryRejected(413, f"body over {limit} bytes")
-        return request.get_data(cache=False)
-    data: bytes = request.environ["wsgi.input"].read(limit + 1)
-    if len(data) > limit:
-        raise DeliveryRejected(413, f"body over {limit} bytes")
-    return data
 
 
 @health.get("/healthz")
