@@ -18,8 +18,14 @@ import orjson
 Source = Literal["webhook", "backfill", "replay"]
 SOURCES: tuple[str, ...] = ("webhook", "backfill", "replay")
 ENVELOPE_HEADER = "pillarstream-envelope"
+# repo_id is a Postgres bigint downstream (and a partition key): ids outside it are refused here.
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 # Namespace for the deterministic delivery ids of items that did not come by webhook.
 _BACKFILL_NAMESPACE = uuid.UUID("0b6f3f3e-5d0a-4c55-9a59-3f0c2b7f8a11")
+
+
+class EnvelopeError(ValueError):
+    """A payload whose metadata the envelope cannot carry (an id out of range, a string that is not UTF-8)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +105,11 @@ def from_payload(
     received_at: datetime,
     headers: dict[str, str] | None = None,
 ) -> Envelope:
-    """Build an envelope, taking action, organisation and repository from the parsed payload."""
+    """Build an envelope, taking action, organisation and repository from the parsed payload.
+
+    Raises :class:`EnvelopeError` when the result could not be serialised, so every envelope that exists
+    can become a Kafka record and an archive line (payloads are untrusted, even when signed).
+    """
     headers = headers or {}
     body = parsed if isinstance(parsed, dict) else {}
     action = body.get("action") if isinstance(body.get("action"), str) else None
@@ -108,7 +118,9 @@ def from_payload(
     owner = _object(repo, "owner")
     org = org_obj.get("login") or owner.get("login")
     repo_id = repo.get("id")
-    return Envelope(
+    if isinstance(repo_id, int) and not isinstance(repo_id, bool) and not BIGINT_MIN <= repo_id <= BIGINT_MAX:
+        raise EnvelopeError(f"repository.id {repo_id} is out of range")
+    envelope = Envelope(
         delivery_id=delivery_id,
         event=event,
         action=action,
@@ -123,6 +135,8 @@ def from_payload(
         repo_full_name=repo.get("full_name") if isinstance(repo.get("full_name"), str) else None,
         headers=dict(headers),
     )
+    envelope_header(envelope)
+    return envelope
 
 
 def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -141,9 +155,16 @@ def derived_delivery_id(kind: str, object_id: object, updated_at: str | None) ->
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]  # key, value, headers
 
 
+def envelope_header(envelope: Envelope) -> bytes:
+    """The metadata as the record's JSON header; :class:`EnvelopeError` names what cannot be serialised."""
+    try:
+        return orjson.dumps(envelope.metadata(), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate in action or full_name
+        raise EnvelopeError(f"envelope cannot be serialised: {exc}") from exc
+
+
 def to_record(envelope: Envelope) -> Record:
-    meta = orjson.dumps(envelope.metadata(), option=orjson.OPT_SORT_KEYS)
-    return envelope.key, envelope.payload, [(ENVELOPE_HEADER, meta)]
+    return envelope.key, envelope.payload, [(ENVELOPE_HEADER, envelope_header(envelope))]
 
 
 def from_record(value: bytes, headers: Any) -> Envelope:

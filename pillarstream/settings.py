@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     webhook_secret_file: Path | None = None
     max_body_bytes: int = Field(25 * MB, ge=1024, le=100 * MB)
     publish_timeout_seconds: float = Field(5.0, gt=0, le=9.0)
+    body_read_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="A request body not received in full by then is answered 408.")
     kafka_compression: Compression = Field(
         "zstd", description="Compression of produced record batches (webhook JSON shrinks about 70:1 with zstd).")
     # How every Kafka client authenticates (docs/operations.md has the table): Managed Service for Apache

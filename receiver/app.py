@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from pillarstream.errors import DeliveryRejected, PublishError
 from pillarstream.settings import Settings
+from receiver.body import read_body
 from receiver.delivery import parse_delivery
 from receiver.metrics import exposition
 from receiver.publisher import KafkaPublisher, Publisher
@@ -47,6 +48,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Flask:
     app = Flask(__name__)
     # Werkzeug refuses longer bodies with 413 while reading, so a body is never buffered without bound.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["BODY_READ_TIMEOUT"] = settings.body_read_timeout_seconds
     app.extensions["pillarstream"] = {
         "secrets": settings.secrets(),
         "publisher": publisher or KafkaPublisher(
@@ -77,7 +79,8 @@ def receive() -> tuple[Response, int] | Response:
     delivery_id = request.headers.get("X-GitHub-Delivery", "")[:128]
     repo = None
     try:
-        body = _bounded_body(current_app.config["MAX_CONTENT_LENGTH"])
+        body = read_body(request, limit=current_app.config["MAX_CONTENT_LENGTH"],
+                         timeout_s=current_app.config["BODY_READ_TIMEOUT"])
         headers = {name: request.headers.getlist(name) for name in request.headers.keys()}
         envelope = parse_delivery(
             headers=headers, body=body, secrets=_state("secrets"),  # type: ignore[arg-type]
@@ -99,18 +102,6 @@ def receive() -> tuple[Response, int] | Response:
         "delivery_id": delivery_id, "event": event, "repository": repo, "status": status,
         "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
     return answer, status
-
-
-def _bounded_body(limit: int) -> bytes:
-    """The raw body, never more than ``limit`` bytes in memory; chunked bodies (no Content-Length) too."""
-    if request.content_length is not None:
-        if request.content_length > limit:
-            raise DeliveryRejected(413, f"body over {limit} bytes")
-        return request.get_data(cache=False)
-    data: bytes = request.environ["wsgi.input"].read(limit + 1)
-    if len(data) > limit:
-        raise DeliveryRejected(413, f"body over {limit} bytes")
-    return data
 
 
 @health.get("/healthz")

@@ -6,14 +6,15 @@ client can get wrong ends in :class:`DeliveryRejected` with a 4xx status, never 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from urllib.parse import parse_qs
 
+import orjson
+
 from pillarstream import signature
-from pillarstream.envelope import Envelope, from_payload
+from pillarstream.envelope import Envelope, EnvelopeError, from_payload
 from pillarstream.errors import DeliveryRejected
 
 JSON_TYPE = "application/json"
@@ -67,23 +68,35 @@ def parse_delivery(
         raise DeliveryRejected(401, "missing or invalid X-Hub-Signature-256")
 
     payload = _form_payload(body) if kind == FORM_TYPE else body
+    parsed = _parse_json(payload)
+    kept = {name: value for name in KEPT_HEADERS if (value := single(name)) is not None}
     try:
-        parsed = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise DeliveryRejected(400, "body is not UTF-8 JSON") from exc
+        return from_payload(
+            delivery_id=delivery_id,
+            event=event,
+            payload=payload,
+            parsed=parsed,
+            source="webhook",
+            received_at=received_at,
+            headers=kept,
+        )
+    except EnvelopeError as exc:
+        raise DeliveryRejected(400, str(exc)) from exc
+
+
+def _parse_json(payload: bytes) -> dict[str, object]:
+    """The payload as a JSON object, parsed as the workers parse it (orjson), so whatever is accepted here
+    can be read there: UTF-8 only, no NaN, no lone surrogates, nesting at most 1024 deep (a depth error,
+    never a RecursionError)."""
+    try:
+        parsed = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise DeliveryRejected(400, f"body is not UTF-8 JSON: {exc}") from exc
+    except RecursionError as exc:  # belt and braces: orjson has its own depth limit
+        raise DeliveryRejected(400, "body nests too deeply") from exc
     if not isinstance(parsed, dict):
         raise DeliveryRejected(400, "body must be a JSON object")
-
-    kept = {name: value for name in KEPT_HEADERS if (value := single(name)) is not None}
-    return from_payload(
-        delivery_id=delivery_id,
-        event=event,
-        payload=payload,
-        parsed=parsed,
-        source="webhook",
-        received_at=received_at,
-        headers=kept,
-    )
+    return parsed
 
 
 def _form_payload(body: bytes) -> bytes:

@@ -23,6 +23,11 @@ class ReceiverServer(BaseApplication):  # type: ignore[misc]
             "workers": workers,
             "threads": threads,
             "worker_class": "gthread",
+            # A gthread worker accepts connections whether or not it has a free thread, so one process can
+            # take most of a burst (stalled uploads, say) and queue it behind its own threads while the
+            # others idle. Capped, a worker leaves the rest in the listen backlog for the others; the
+            # second half of the cap is for kept-alive connections (gunicorn closes the ones beyond).
+            "worker_connections": threads * 2,
             "timeout": 30,
             "graceful_timeout": 15,
             "keepalive": 5,
