@@ -20,6 +20,7 @@ import faust
 from pillarstream.config import load_pillar_config
 from pillarstream.errors import PillarstreamError
 from pillarstream.settings import Settings
+from stream_processors.archive_dedupe import DeliveryIndex
 from stream_processors.archive_store import open_store
 from stream_processors.archiver import RawRecord, archive_batch, decode
 from stream_processors.group_writer import GroupWriter
@@ -89,10 +90,11 @@ def create_app(settings: Settings, role: str) -> faust.App:
     write: Callable[[list[RawRecord]], Awaitable[None]]
     if role == "archiver":
         store = open_store(settings.archive)
+        index = DeliveryIndex(store)
 
         async def write(records: list[RawRecord]) -> None:
             batch = decode(records)
-            await write_until_done(lambda: archive_batch(store, batch), "archive")
+            await write_until_done(lambda: archive_batch(store, batch, index), "archive")
     else:
         # Loaded (and validated) at start-up, so a bad file stops the worker before it consumes anything.
         config = load_pillar_config(settings.pillars_config)

@@ -1,7 +1,8 @@
 """Archive stores: create-only objects in GCS (``gs://``) or a local folder (``file://``).
 
 Both refuse to overwrite: ``put_if_absent`` returns False when the object already exists, which is how a
-retried write after a crash is recognised as already done.
+retried write after a crash is recognised as already done. ``list_names(prefix, after=name)`` lists only
+the names sorting after ``name``, so a folder that only grows can be followed without listing it whole.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class ArchiveStore(Protocol):
     url: str
 
     def put_if_absent(self, name: str, data: bytes) -> bool: ...
-    def list_names(self, prefix: str) -> list[str]: ...
+    def list_names(self, prefix: str, after: str | None = None) -> list[str]: ...
     def get(self, name: str) -> bytes: ...
 
 
@@ -57,7 +58,7 @@ class FileStore:
         except OSError as exc:
             raise ArchiveError(f"cannot write {target}: {exc.strerror}") from exc
 
-    def list_names(self, prefix: str) -> list[str]:
+    def list_names(self, prefix: str, after: str | None = None) -> list[str]:
         folder, _, start = prefix.rpartition("/")
         base = self.root / folder if folder else self.root
         if not base.exists():
@@ -66,7 +67,7 @@ class FileStore:
         for path in base.rglob("*"):
             if path.is_file() and not path.name.startswith(".tmp-"):
                 rel = path.relative_to(self.root).as_posix()
-                if rel.startswith(prefix):
+                if rel.startswith(prefix) and (after is None or rel > after):
                     names.append(rel)
         return sorted(names)
 
@@ -110,11 +111,13 @@ class GcsStore:
         except Exception as exc:  # noqa: BLE001 - google-cloud raises several unrelated types; wrap all once
             raise ArchiveError(f"cannot write gs object {name}: {type(exc).__name__}: {exc}") from exc
 
-    def list_names(self, prefix: str) -> list[str]:
+    def list_names(self, prefix: str, after: str | None = None) -> list[str]:
         try:
-            blobs = self._client.list_blobs(self._bucket, prefix=self._full(prefix))
+            # start_offset is inclusive: the name equal to ``after`` is dropped below.
+            start = {"start_offset": self._full(after)} if after is not None else {}
+            blobs = self._client.list_blobs(self._bucket, prefix=self._full(prefix), **start)
             cut = len(self.prefix) + 1 if self.prefix else 0
-            return sorted(blob.name[cut:] for blob in blobs)
+            return sorted(name for blob in blobs if (name := blob.name[cut:]) != after)
         except Exception as exc:  # noqa: BLE001
             raise ArchiveError(f"cannot list gs prefix {prefix}: {type(exc).__name__}: {exc}") from exc
 
