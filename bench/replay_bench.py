@@ -27,8 +27,8 @@ from devstack.process import wait_until  # noqa: E402
 from devstack.stack import child_env, spawn_worker  # noqa: E402
 from pillarstream.cli import REPLAY_PROCESSES  # noqa: E402
 from receiver.publisher import KafkaPublisher, ensure_topic  # noqa: E402
-from stream_processors.archive_store import FileStore  # noqa: E402
 from stream_processors.archive_dedupe import DeliveryIndex  # noqa: E402
+from stream_processors.archive_store import FileStore  # noqa: E402
 from stream_processors.archiver import Consumed, archive_batch  # noqa: E402
 from stream_processors.replay import Selection, replay  # noqa: E402
 

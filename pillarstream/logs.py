@@ -36,6 +36,9 @@ class TextFormatter(logging.Formatter):
 
 # Client libraries narrate every connection at INFO; their warnings are what an operator needs.
 QUIET_LOGGERS = ("kafka", "urllib3", "google")
+# kafka-python logs every refused connection attempt as an ERROR and every wait for one as a WARNING; the
+# failure reaches us as an exception (a 503, a one-line error), so these speak only at DEBUG.
+SILENT_LOGGERS = {"kafka.conn": logging.CRITICAL, "kafka.client": logging.ERROR}
 
 
 def configure(level: str = "INFO", fmt: str = "json") -> None:
@@ -46,3 +49,5 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    for name, quiet in SILENT_LOGGERS.items():
+        logging.getLogger(name).setLevel(logging.DEBUG if root.level <= logging.DEBUG else max(quiet, root.level))

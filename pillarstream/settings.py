@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     github_token: SecretStr | None = None
     github_token_file: Path | None = None
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value  # LOG_LEVEL=debug is DEBUG
+
     @field_validator("archive_url")
     @classmethod
     def _archive_scheme(cls, value: str) -> str:

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 
 from pillarstream.envelope import Envelope, from_archive_line
-from stream_processors.archive_store import GcsStore, open_store
 from stream_processors.archive_dedupe import DeliveryIndex
+from stream_processors.archive_store import GcsStore, open_store
 from stream_processors.archiver import Consumed, archive_batch, read_object
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,9 @@ import pytest
 
 from devstack.process import free_port
 from pillarstream.envelope import from_payload
-from stream_processors.archive_store import FileStore
+from pillarstream.errors import EXIT_UNAVAILABLE
 from stream_processors.archive_dedupe import DeliveryIndex
+from stream_processors.archive_store import FileStore
 from stream_processors.archiver import Consumed, archive_batch
 from tests.harness import fixture_bytes
 
@@ -46,7 +47,7 @@ def test_kafka_unreachable_is_an_error_not_a_traceback(tmp_path, processes):
     store = archive_of_pushes(tmp_path)
     assert len(store.list_names("source=")) == 2  # one object per partition, so two processes get one each
     answer = replay(store.root, f"127.0.0.1:{free_port()}", processes)
-    assert answer.returncode == 1, answer.stderr
+    assert answer.returncode == EXIT_UNAVAILABLE, answer.stderr
     assert "Kafka" in answer.stderr and "Traceback" not in answer.stderr, answer.stderr
 
 
