@@ -41,9 +41,14 @@ QUIET_LOGGERS = ("kafka", "urllib3", "google")
 SILENT_LOGGERS = {"kafka.conn": logging.CRITICAL, "kafka.client": logging.ERROR}
 
 
+def formatter(fmt: str) -> logging.Formatter:
+    """The one formatter for ``LOG_FORMAT``; gunicorn's own loggers use it too (receiver/server.py)."""
+    return JsonFormatter() if fmt == "json" else TextFormatter()
+
+
 def configure(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(formatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -35,7 +35,7 @@ def processes_mentioning(text: str) -> list[int]:
 def up_command(tmp_path):
     data = REPO / ".local" / f"up-{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PILLARSTREAM_")}
-    env.update(PILLARSTREAM_DATA_DIR=str(data), PILLARSTREAM_TOPIC_PARTITIONS="2")
+    env.update(PILLARSTREAM_DATA_DIR=str(data), PILLARSTREAM_TOPIC_PARTITIONS="2", PILLARSTREAM_LOG_FORMAT="json")
     ports = ["--port", str(free_port()), "--kafka-port", str(free_port()),
              "--controller-port", str(free_port()), "--postgres-port", str(free_port())]
     cli = [sys.executable, "-m", "pillarstream"]
@@ -77,6 +77,10 @@ def test_up_demo_and_ctrl_c(up_command, tmp_path):
     up.wait(timeout=90)
     out = (tmp_path / "up.log").read_text(errors="replace")
     assert up.returncode == 0, out[-2000:]
+    # LOG_FORMAT=json reaches every child: each line of the receiver's and workers' logs is a JSON object.
+    for name in ("receiver", "worker-archiver", "worker-warehouse"):
+        lines = (data / "logs" / f"{name}.log").read_text().splitlines()
+        assert lines and all(line.startswith("{") and isinstance(json.loads(line), dict) for line in lines), name
     assert "webhook secret" in out and status["webhook_secret"] in out
     assert processes_mentioning(str(data)) == []
     assert run("status", "--json").returncode == 1
