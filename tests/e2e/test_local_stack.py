@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import uuid
 
 import pytest
 
+from devstack.demo_history import demo_history
 from devstack.process import free_port
 from tests.conftest import REPO
 from tests.harness import eventually
@@ -70,8 +72,11 @@ def test_up_demo_and_ctrl_c(up_command, tmp_path):
 
     demo = run("demo", "--timeout", "60")
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert "warehouse: 7/7 deliveries recorded" in demo.stdout
-    assert "archive: 7/7 deliveries" in demo.stdout
+    sent = len(demo_history())
+    assert f"warehouse: {sent}/{sent} deliveries recorded" in demo.stdout, demo.stdout
+    assert f"archive: {sent}/{sent} deliveries" in demo.stdout
+    for pillar in ("version_control", "compatibility", "infrastructure", "team"):
+        assert re.search(rf"dashboards  {pillar} +\d+ metrics", demo.stdout), demo.stdout
 
     up.send_signal(signal.SIGINT)
     up.wait(timeout=90)
