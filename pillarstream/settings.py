@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(2000, ge=1, le=100_000)
     worker_batch_seconds: float = Field(0.5, gt=0, le=60)
     pillars_config: Path | None = Field(None, description="Pillar config JSON; default configs/pillars.json")
+    webhook_config: Path | None = Field(None, description="Webhook config JSON; default configs/webhook.json")
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr | None = None
     github_token_file: Path | None = None
