@@ -50,14 +50,14 @@ class _History:
 
     def user(self, index: int) -> dict[str, Any]:
         login, user_id = PEOPLE[index % len(PEOPLE)]
-        user = copy.deepcopy(self.t["pull_request"]["sender"])
+        user: dict[str, Any] = copy.deepcopy(self.t["pull_request"]["sender"])
         user.update(login=login, id=user_id, type="User", node_id=f"demo-user-{user_id}",
                     html_url=f"https://github.com/{login}")
         return user
 
     def repository(self, repo: tuple[int, str, str], at: datetime) -> dict[str, Any]:
         repo_id, name, language = repo
-        body = copy.deepcopy(self.t["pull_request"]["repository"])
+        body: dict[str, Any] = copy.deepcopy(self.t["pull_request"]["repository"])
         body.update(id=repo_id, name=name, full_name=f"{ORG}/{name}", language=language, private=False,
                     default_branch="master", updated_at=_time(at), pushed_at=_time(at),
                     html_url=f"https://github.com/{ORG}/{name}", node_id=f"demo-repo-{repo_id}")

@@ -161,4 +161,8 @@ def run_worker(settings: Settings, role: str) -> None:
 
     faust_dir(settings, role).mkdir(parents=True, exist_ok=True)
     app = create_app(settings, role)
-    Worker(app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False).execute_from_commandline()
+    worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False)
+    # Faust's progress spinner writes terminal control codes even to a file or pipe (at start-up's end and
+    # at shutdown), which breaks one-JSON-object-per-line logs; nobody watches it anyway.
+    worker.spinner = None
+    worker.execute_from_commandline()
