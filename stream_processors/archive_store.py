@@ -59,16 +59,16 @@ class FileStore:
             raise ArchiveError(f"cannot write {target}: {exc.strerror}") from exc
 
     def list_names(self, prefix: str, after: str | None = None) -> list[str]:
-        folder, _, start = prefix.rpartition("/")
-        base = self.root / folder if folder else self.root
-        if not base.exists():
-            return []
+        folder = prefix.rpartition("/")[0]
         names = []
-        for path in base.rglob("*"):
-            if path.is_file() and not path.name.startswith(".tmp-"):
-                rel = path.relative_to(self.root).as_posix()
-                if rel.startswith(prefix) and (after is None or rel > after):
-                    names.append(rel)
+        # os.walk reads each folder once (no stat per file): the archiver lists an index folder every batch.
+        for path, _, files in os.walk(self.root / folder if folder else self.root):
+            relative = Path(path).relative_to(self.root).as_posix()
+            stem = "" if relative == "." else relative + "/"
+            for file in files:
+                name = stem + file
+                if name.startswith(prefix) and not file.startswith(".tmp-") and (after is None or name > after):
+                    names.append(name)
         return sorted(names)
 
     def get(self, name: str) -> bytes:
