@@ -5,7 +5,7 @@ Run: .venv/bin/python bench/archive_dedupe_bench.py [--events 30000] [--batch 50
 
 Prints events/s without the index (the baseline, measured in the same run), with it, and their ratio; then
 the same with a long day behind it (``--segments`` segments already in today's index folder: every batch
-lists the folder after the last name it saw), and how long a worker taking over a partition with that day
+lists the index folder after the last name it saw), and how long a worker taking over a partition with that day
 behind it needs to load the partition's index (compactions plus the segments since the last one).
 """
 
@@ -66,13 +66,14 @@ def main() -> None:
         print(f"  without the index: {base:,.0f} events/s")
         print(f"  with the index:    {deduped:,.0f} events/s  (ratio {deduped / base:.2f})")
 
-        # A long day behind partition 0: segments of one claim each, written by an earlier worker.
+        # A long day behind partition 0: segments of one claim each, written by an earlier worker over the
+        # hours of today so far.
         busy = FileStore(root / "busy")
-        today = datetime.now(UTC).date().isoformat()
+        now = datetime.now(UTC)
         first = 10**9
         for n in range(args.segments):
-            offset = first + n
-            busy.put_if_absent(f"_dedupe/raw+0/{today}/s/{offset:019d}+{offset:019d}.gz",
+            offset, hour = first + n, n * (now.hour + 1) // args.segments
+            busy.put_if_absent(f"_dedupe/raw+0/{now.date().isoformat()}/s/{hour:02d}/{offset:019d}+{offset:019d}.gz",
                                encode({f"earlier-{offset}": offset}))
         started = time.perf_counter()
         taking_over = DeliveryIndex(busy)

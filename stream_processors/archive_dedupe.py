@@ -6,11 +6,14 @@ same partition as a new record at a later offset, possibly days later. Each part
 index of ``delivery id -> offset of the record that claimed it``, stored next to the archive under
 ``_dedupe/<topic>+<partition>/<day>/``:
 
-- ``s/<first offset>+<last offset>.gz``: a *segment*, the claims of one archived batch, written create-only
+- ``s/<hour>/<first offset>+<last offset>.gz``: a *segment*, the claims of one archived batch, written create-only
   **before** the batch's archive objects. A record whose id is claimed at another offset is a redelivery
   and is dropped; a record that finds its own offset (a batch re-read after a crash) is archived as usual.
-- ``c/<segment name>.gz``: a *compaction* of the segments since the previous one, up to that name, so a
+- ``c/<hour>_<segment name>``: a *compaction* of the segments since the previous one, up to that one, so a
   worker that takes over a partition reads a few hundred objects per day instead of one per batch.
+
+Each batch first reads the segments written since the last one it saw (a listing that starts after that
+name: ``start_offset`` in GCS, the current hour's folder in a local one).
 
 Days are archiving days (UTC) and the index keeps ``DEDUPE_DAYS`` of them: GitHub redelivers for three
 days, and a delivery redelivered later than the window may be archived again. The workers holding a
@@ -44,8 +47,8 @@ COMPACT_EVERY = 256  # segments per compaction: a day's cold read is ~segments/2
 READERS = 16  # objects read side by side when a partition's index is loaded
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def encode(claims: dict[str, int]) -> bytes:
@@ -106,7 +109,7 @@ class _Partition:
             for claims in self._read_all(compactions):
                 state.claims.update(claims)
             if compactions:
-                state.last_seen = f"{folder}/s/{compactions[-1].rpartition('/')[2]}"
+                state.last_seen = f"{folder}/s/" + compactions[-1].rpartition("/")[2].replace("_", "/", 1)
         names = self.store.list_names(f"{folder}/s/", after=state.last_seen)
         if not names:
             return
@@ -118,7 +121,8 @@ class _Partition:
         state.last_seen = names[-1]
         if state.pending_segments >= COMPACT_EVERY:
             # Compactions are create-only too; two workers compacting different spans only overlap.
-            self.store.put_if_absent(f"{folder}/c/{state.last_seen.rpartition('/')[2]}", encode(state.pending))
+            covered = state.last_seen.removeprefix(f"{folder}/s/").replace("/", "_", 1)
+            self.store.put_if_absent(f"{folder}/c/{covered}", encode(state.pending))
             state.pending, state.pending_segments = {}, 0
 
     def _read_all(self, names: Sequence[str]) -> list[dict[str, int]]:
@@ -127,12 +131,13 @@ class _Partition:
         with ThreadPoolExecutor(min(READERS, len(names))) as pool:
             return list(pool.map(lambda name: decode(self.store.get(name)), names))
 
-    def claim(self, today: date, records: Sequence[Consumed]) -> list[Consumed]:
+    def claim(self, now: datetime, records: Sequence[Consumed]) -> list[Consumed]:
         """The records to archive: first sightings (claimed now) and records re-read at their own offset."""
         with self.lock:
-            return self._claim(today, records)
+            return self._claim(now, records)
 
-    def _claim(self, today: date, records: Sequence[Consumed]) -> list[Consumed]:
+    def _claim(self, now: datetime, records: Sequence[Consumed]) -> list[Consumed]:
+        today = now.date()
         self.refresh(today)
         keep: list[Consumed] = []
         new: dict[str, int] = {}
@@ -149,11 +154,11 @@ class _Partition:
                          extra={"delivery_id": delivery_id, "offset": record.offset, "archived_offset": claimed})
         if new:
             offsets = sorted(new.values())
-            name = f"{self.folder(today)}/s/{offsets[0]:019d}+{offsets[-1]:019d}.gz"
+            name = f"{self.folder(today)}/s/{now.hour:02d}/{offsets[0]:019d}+{offsets[-1]:019d}.gz"
             if not self.store.put_if_absent(name, encode(new)):
                 # Another worker wrote this span first (same records): its claims are the ones that count.
                 self._record(today, decode(self.store.get(name)), name)
-                return self._claim(today, records)
+                return self._claim(now, records)
             self._record(today, new, name)
         return keep
 
@@ -168,9 +173,9 @@ class _Partition:
 class DeliveryIndex:
     """The per-partition indexes of one archiver process (see the module docstring)."""
 
-    def __init__(self, store: ArchiveStore, today: Callable[[], date] = _today) -> None:
+    def __init__(self, store: ArchiveStore, clock: Callable[[], datetime] = _now) -> None:
         self._store = store
-        self._today = today
+        self._clock = clock
         self._partitions: dict[tuple[str, int], _Partition] = {}
         self._lock = threading.Lock()
 
@@ -179,4 +184,4 @@ class DeliveryIndex:
             index = self._partitions.get((topic, partition))
             if index is None:
                 index = self._partitions[(topic, partition)] = _Partition(self._store, topic, partition)
-        return index.claim(self._today(), records)
+        return index.claim(self._clock(), records)

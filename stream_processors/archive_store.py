@@ -62,9 +62,11 @@ class FileStore:
         folder = prefix.rpartition("/")[0]
         names = []
         # os.walk reads each folder once (no stat per file): the archiver lists an index folder every batch.
-        for path, _, files in os.walk(self.root / folder if folder else self.root):
+        for path, folders, files in os.walk(self.root / folder if folder else self.root):
             relative = Path(path).relative_to(self.root).as_posix()
             stem = "" if relative == "." else relative + "/"
+            # Skip folders whose names all sort before ``after`` (the index's earlier hours).
+            folders[:] = [f for f in folders if after is None or not _before(stem + f + "/", after)]
             for file in files:
                 name = stem + file
                 if name.startswith(prefix) and not file.startswith(".tmp-") and (after is None or name > after):
@@ -76,6 +78,11 @@ class FileStore:
             return (self.root / name).read_bytes()
         except OSError as exc:
             raise ArchiveError(f"cannot read {name}: {exc.strerror}") from exc
+
+
+def _before(folder: str, after: str) -> bool:
+    """Every name under ``folder`` (ending in '/') sorts before ``after``."""
+    return folder < after and not after.startswith(folder)
 
 
 class GcsStore:

@@ -30,8 +30,8 @@ def ids(store):
     return sorted(d for d, _ in lines(store))
 
 
-def index(store, day=TODAY):
-    return DeliveryIndex(store, today=lambda: day)
+def index(store, day=TODAY, hour=10):
+    return DeliveryIndex(store, clock=lambda: datetime(day.year, day.month, day.day, hour, tzinfo=UTC))
 
 
 def test_redelivery_in_a_later_batch_after_a_restart_is_not_archived_again(tmp_path):
@@ -119,6 +119,25 @@ def test_claims_older_than_the_window_are_forgotten(tmp_path):
     assert ids(store) == ["a"]
     archive_batch(store, [record(9, "a")], index(store, date(2026, 3, 5)))  # past DEDUPE_DAYS
     assert ids(store) == ["a", "a"]
+
+
+def test_segments_written_in_a_later_hour_by_another_worker_are_seen(tmp_path):
+    store = FileStore(tmp_path)
+    worker = index(store, hour=9)
+    archive_batch(store, [record(0, "a")], worker)
+    archive_batch(store, [record(1, "b")], index(store, hour=11))  # another worker, two hours later
+    archive_batch(store, [record(5, "b"), record(6, "c")], worker)
+    assert ids(store) == ["a", "b", "c"]
+    assert store.list_names("_dedupe/raw+0/2026-03-04/s/11/")
+
+
+def test_file_store_lists_after_a_name_across_folders(tmp_path):
+    store = FileStore(tmp_path)
+    for name in ("i/s/09/1", "i/s/09/2", "i/s/10/1", "i/c/x"):
+        store.put_if_absent(name, b"x")
+    assert store.list_names("i/s/", after="i/s/09/1") == ["i/s/09/2", "i/s/10/1"]
+    assert store.list_names("i/s/", after="i/s/10/1") == []
+    assert store.list_names("i/s/") == ["i/s/09/1", "i/s/09/2", "i/s/10/1"]
 
 
 def test_replayed_records_claim_nothing(tmp_path):
