@@ -1,8 +1,7 @@
 """Raw API pages in the archive, written before anything from them is published.
 
-Layout (docs/backfill.md; next to the archiver's ``source=api/event=...`` objects described in the README's
-"Where data lands"): ``source=api/resource=<name>/year=YYYY/month=MM/day=DD/<object>`` by the day the page
-was fetched (UTC). The object name is deterministic per (owner, repository, resource, sweep, page
+Layout (DESIGN.md, "Archive"): ``source=api/resource=<name>/year=YYYY/month=MM/day=DD/<object>`` by the day
+the page was fetched (UTC). The object name is deterministic per (owner, repository, resource, sweep, page
 sequence, request), so a page fetched again after a crash maps to the same name; objects are create-only,
 and when the name exists the stored copy wins -- what may already have been published came from it.
 
