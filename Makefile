@@ -28,6 +28,7 @@ bench: bootstrap
 	.venv/bin/python bench/replay_bench.py
 	.venv/bin/python bench/backfill_bench.py
 	.venv/bin/python bench/metrics_bench.py
+	.venv/bin/python bench/archive_dedupe_bench.py
 
 demo:
 	.venv/bin/pillarstream demo

@@ -27,6 +27,7 @@ from devstack.process import wait_until  # noqa: E402
 from devstack.stack import child_env, spawn_worker  # noqa: E402
 from pillarstream.cli import REPLAY_PROCESSES  # noqa: E402
 from receiver.publisher import KafkaPublisher, ensure_topic  # noqa: E402
+from stream_processors.archive_dedupe import DeliveryIndex  # noqa: E402
 from stream_processors.archive_store import FileStore  # noqa: E402
 from stream_processors.archiver import Consumed, archive_batch  # noqa: E402
 from stream_processors.replay import Selection, replay  # noqa: E402
@@ -41,8 +42,9 @@ def main() -> None:
     with bench_services("bench-replay", topic="unused", partitions=1) as (root, services):
         store = FileStore(root / "archive")
         batch = [Consumed("raw", i % 6, i, e) for i, e in enumerate(envelopes(args.events))]
+        index = DeliveryIndex(store)
         for start in range(0, len(batch), 500):
-            archive_batch(store, batch[start:start + 500])
+            archive_batch(store, batch[start:start + 500], index)
         day = batch[0].envelope.received_at.date()
 
         topic = f"replay.{uuid.uuid4().hex[:6]}"

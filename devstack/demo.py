@@ -1,15 +1,16 @@
-"""`pillarstream demo`: real GitHub deliveries, signed, through the running local stack."""
+"""`pillarstream demo`: a recent history of one organisation, as signed GitHub deliveries, through the running
+local stack (see devstack/demo_history.py); then what landed in the warehouse, the archive and the dashboards."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from importlib import resources
-from pathlib import Path
+from collections import Counter
 
 import psycopg2
 import requests
 
+from devstack.demo_history import DAYS, ORG, demo_history
 from devstack.stack import stack_status
 from pillarstream.envelope import from_archive_line
 from pillarstream.settings import Settings
@@ -18,26 +19,26 @@ from stream_processors.archive_store import open_store
 from stream_processors.archiver import read_object
 
 
-def demo_deliveries() -> list[tuple[str, bytes]]:
-    """(event, body) pairs bundled with the package; the file name is the event type."""
-    folder = resources.files("pillarstream") / "demo_deliveries"
-    return sorted((Path(item.name).stem, item.read_bytes()) for item in folder.iterdir() if item.name.endswith(".json"))
-
-
 def run_demo(settings: Settings, timeout_s: float = 60.0) -> int:
     stack = stack_status(settings)
     if not stack.get("ready"):
         print(f"demo: the local stack is not ready: {stack.get('error') or stack.get('checks')}")
         return 1
+    history = demo_history()
+    print(f"sending {len(history)} deliveries: {DAYS} days of organisation {ORG} ending now")
     sent: dict[str, str] = {}
-    for event, body in demo_deliveries():
-        delivery_id = str(uuid.uuid4())
-        answer = requests.post(stack["webhook_url"], data=body, timeout=15, headers={
-            "Content-Type": "application/json", "X-GitHub-Event": event, "X-GitHub-Delivery": delivery_id,
-            "X-Hub-Signature-256": sign(stack["webhook_secret"], body), "User-Agent": "GitHub-Hookshot/demo"})
-        print(f"POST {event:<22} {delivery_id}  -> {answer.status_code}")
-        if answer.status_code == 202:
-            sent[delivery_id] = event
+    answers: Counter[tuple[str, int]] = Counter()
+    with requests.Session() as session:
+        for event, body in history:
+            delivery_id = str(uuid.uuid4())
+            answer = session.post(stack["webhook_url"], data=body, timeout=15, headers={
+                "Content-Type": "application/json", "X-GitHub-Event": event, "X-GitHub-Delivery": delivery_id,
+                "X-Hub-Signature-256": sign(stack["webhook_secret"], body), "User-Agent": "GitHub-Hookshot/demo"})
+            answers[(event, answer.status_code)] += 1
+            if answer.status_code == 202:
+                sent[delivery_id] = event
+    for (event, status), count in sorted(answers.items()):
+        print(f"POST {event:<22} x{count:<4} -> {status}")
 
     deadline = time.monotonic() + timeout_s
     rows: list[tuple[str, str, str | None]] = []
@@ -50,15 +51,28 @@ def run_demo(settings: Settings, timeout_s: float = 60.0) -> int:
             break
         time.sleep(0.5)
     print(f"\nwarehouse: {len(rows)}/{len(sent)} deliveries recorded")
-    for delivery_id, event, repo in sorted(rows, key=lambda r: r[1]):
-        print(f"  deliveries  {event:<22} {repo or '-':<30} {delivery_id}")
+    for (event, repo), count in sorted(Counter((r[1], r[2] or "-") for r in rows).items()):
+        print(f"  deliveries  {event:<22} {repo:<30} {count}")
+    if stack.get("postgres_reader_dsn"):  # the reporting views are the reader's (Superset's) to see
+        _print_pillars(stack["postgres_reader_dsn"])
 
     store = open_store(stack["archive_url"])
     found = 0
+    objects = 0
     for name in store.list_names("source=webhook/"):
         ids = {from_archive_line(line).delivery_id for line in read_object(store, name)} & sent.keys()
         if ids:
-            found += len(ids)
-            print(f"  archive     {name}  ({len(ids)} of this demo)")
+            found, objects = found + len(ids), objects + 1
+    print(f"  archive     {objects} objects under {stack['archive_url']}/source=webhook/")
     print(f"archive: {found}/{len(sent)} deliveries in {stack['archive_url']}")
     return 0 if len(rows) == len(sent) and found >= len(sent) else 1
+
+
+def _print_pillars(dsn: str) -> None:
+    """What the dashboards will show: metric values per pillar for the organisation, last 28 days."""
+    with psycopg2.connect(dsn, connect_timeout=3) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pillar, count(DISTINCT metric), count(*) FROM reporting.pillar_metrics "
+                    "WHERE org = %s AND day > current_date - 28 AND value IS NOT NULL GROUP BY pillar ORDER BY pillar",
+                    (ORG,))
+        for pillar, metrics, values in cur.fetchall():
+            print(f"  dashboards  {pillar:<22} {metrics} metrics, {values} values for {ORG} in the last 28 days")

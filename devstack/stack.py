@@ -109,7 +109,9 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
         secret_file = webhook_secret_file(data)
         env = child_env(kafka_bootstrap=services.kafka.bootstrap, database_url=services.postgres.dsn(WRITER),
                         webhook_secret_file=str(secret_file), archive_url=settings.archive,
-                        raw_topic=settings.raw_topic, log_format="text", data_dir=str(data))
+                        raw_topic=settings.raw_topic, data_dir=str(data), log_level=settings.log_level,
+                        # Text files for a person at the console, unless LOG_FORMAT was asked for.
+                        log_format=settings.log_format if "log_format" in settings.model_fields_set else "text")
         logs = data / "logs"
         children.append(spawn_receiver(env, receiver_port, logs / "receiver.log"))
         children += [spawn_worker(env, role, logs / f"worker-{role}.log") for role in ("archiver", "warehouse")]

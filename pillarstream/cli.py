@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from functools import partial
 
-from pillarstream.errors import ConfigError, PillarstreamError
+from pillarstream.errors import EXIT_BUG, EXIT_INTERRUPTED, ConfigError, PillarstreamError, Unavailable
 from pillarstream.settings import Settings, load_settings, warn_unknown_variables
 
 # One more than the cores measured best on 2 (bench/replay_bench.py): each process waits on acks too.
@@ -180,6 +180,7 @@ SUBCOMMANDS: tuple[str, ...] = tuple(_handlers(build_parser()))
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    settings: Settings | None = None
     try:
         settings = load_settings()
         from pillarstream.logs import configure
@@ -187,16 +188,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure(settings.log_level, settings.log_format)
         warn_unknown_variables()
         return int(args.handler(args, settings))
-    except ConfigError as exc:
-        print(f"pillarstream: configuration error: {exc}", file=sys.stderr)
-        return 2
-    except PillarstreamError as exc:
-        # One line for people; the traceback only when LOG_LEVEL=DEBUG asks for it.
-        logging.getLogger("pillarstream").debug("%s failed", args.command, exc_info=True)
-        print(f"pillarstream {args.command}: {exc}", file=sys.stderr)
-        return int(getattr(exc, "exit_code", 1))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the one place every failure becomes one line and an exit code
+        error = as_project_error(exc, settings, getattr(args, "dsn", None))
+        logging.getLogger("pillarstream").debug("%s failed", args.command, exc_info=exc)
+        prefix = f"pillarstream {args.command}: " + ("configuration error: " if isinstance(error, ConfigError) else "")
+        print(prefix + " ".join(str(error).split()), file=sys.stderr)  # one line, however the error was worded
+        return error.exit_code
+
+
+def as_project_error(exc: Exception, settings: Settings | None, dsn: str | None = None) -> PillarstreamError:
+    """The error a user is told about: ours as raised; a client library's wrapped, naming the service and
+    where it was looked for (never a DSN or a secret); anything else as unexpected (exit 70)."""
+    if isinstance(exc, PillarstreamError):
+        return exc
+    import psycopg2
+    from kafka.errors import KafkaError
+
+    if isinstance(exc, KafkaError):
+        where = settings.kafka_bootstrap if settings else "PILLARSTREAM_KAFKA_BOOTSTRAP"
+        return Unavailable(f"cannot reach Kafka at {where}: {type(exc).__name__}")
+    if isinstance(exc, psycopg2.ProgrammingError) and "invalid dsn" in str(exc):
+        given = "--dsn" if dsn else "PILLARSTREAM_DATABASE_URL"
+        return ConfigError(f"{given} is not a libpq connection string "
+                           "(postgresql://USER@HOST:PORT/DB or key=value pairs)")
+    if isinstance(exc, psycopg2.OperationalError):
+        # libpq names the host and port it tried ('connection to server at "h", port 5432 failed: ...').
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return Unavailable(f"Postgres: {first_line}")
+    return _Unexpected(f"unexpected {type(exc).__name__}: {exc} (LOG_LEVEL=DEBUG shows the traceback)")
+
+
+class _Unexpected(PillarstreamError):
+    @property
+    def exit_code(self) -> int:
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -2,9 +2,20 @@
 
 Adapters wrap library errors at their boundary (``raise ... from exc``) so callers decide on
 ``retriable`` alone: retry (and answer 503) when it is true, give up loudly when it is false.
+
+A command that fails ends with one line on stderr and one of these exit codes (the console script maps
+every error to them in one place, ``pillarstream.cli.main``; docs/operations.md has the table):
 """
 
 from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the command ran and found a problem (differences, deliveries still missing, ...)
+EXIT_CONFIG = 2  # bad arguments, settings, configuration files or DSN: fix them, then run again
+EXIT_UNAVAILABLE = 69  # a service it needs (Kafka, Postgres, the archive, GitHub) failed or is unreachable
+EXIT_BUG = 70  # an unexpected error: LOG_LEVEL=DEBUG shows the traceback
+EXIT_RATE_LIMITED = 75  # backfill: the GitHub rate limit would have to be waited out past --max-wait
+EXIT_INTERRUPTED = 130
 
 
 class PillarstreamError(Exception):
@@ -12,9 +23,24 @@ class PillarstreamError(Exception):
 
     retriable: bool = False
 
+    @property
+    def exit_code(self) -> int:
+        """Retriable errors are failing services (69): trying again later may succeed; the rest failed (1)."""
+        return EXIT_UNAVAILABLE if self.retriable else EXIT_FAILED
+
 
 class ConfigError(PillarstreamError):
     """Settings or configuration files are invalid; the message lists every bad field."""
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CONFIG
+
+
+class Unavailable(PillarstreamError):
+    """A service could not be reached or failed; the message names it and where (host, port, path)."""
+
+    retriable = True
 
 
 class DeliveryRejected(PillarstreamError):

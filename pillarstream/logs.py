@@ -36,13 +36,23 @@ class TextFormatter(logging.Formatter):
 
 # Client libraries narrate every connection at INFO; their warnings are what an operator needs.
 QUIET_LOGGERS = ("kafka", "urllib3", "google")
+# kafka-python logs every refused connection attempt as an ERROR and every wait for one as a WARNING; the
+# failure reaches us as an exception (a 503, a one-line error), so these speak only at DEBUG.
+SILENT_LOGGERS = {"kafka.conn": logging.CRITICAL, "kafka.client": logging.ERROR}
+
+
+def formatter(fmt: str) -> logging.Formatter:
+    """The one formatter for ``LOG_FORMAT``; gunicorn's own loggers use it too (receiver/server.py)."""
+    return JsonFormatter() if fmt == "json" else TextFormatter()
 
 
 def configure(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(formatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    for name, quiet in SILENT_LOGGERS.items():
+        logging.getLogger(name).setLevel(logging.DEBUG if root.level <= logging.DEBUG else max(quiet, root.level))

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(2000, ge=1, le=100_000)
     worker_batch_seconds: float = Field(0.5, gt=0, le=60)
     pillars_config: Path | None = Field(None, description="Pillar config JSON; default configs/pillars.json")
+    webhook_config: Path | None = Field(None, description="Webhook config JSON; default configs/webhook.json")
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr | None = None
     github_token_file: Path | None = None
@@ -71,6 +72,11 @@ class Settings(BaseSettings):
     github_app_id: int | None = Field(None, ge=1)
     github_app_private_key_file: Path | None = None
     github_app_installation_id: int | None = Field(None, ge=1)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value  # LOG_LEVEL=debug is DEBUG
 
     @field_validator("archive_url")
     @classmethod

@@ -14,7 +14,8 @@ from typing import Any
 from pillarstream.config import CONFIG_DIR, validation_errors
 from pillarstream.errors import ConfigError
 
-HOOK_CONFIG = CONFIG_DIR / "webhook.json"
+HOOK_CONFIG = CONFIG_DIR / "webhook.json"  # PILLARSTREAM_WEBHOOK_CONFIG or `webhook ensure --config` override it
+HOOK_SCHEMA = CONFIG_DIR / "webhook.schema.json"  # an override is checked against the shipped schema
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class DesiredHook:
 def load_hook_config(path: Path = HOOK_CONFIG) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        schema = json.loads(path.with_name("webhook.schema.json").read_text(encoding="utf-8"))
+        schema = json.loads(HOOK_SCHEMA.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     errors = validation_errors(data, schema)

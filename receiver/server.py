@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
+from pillarstream.logs import formatter
 from pillarstream.settings import Settings
 from receiver.metrics import multiprocess_hooks
 
@@ -35,17 +37,36 @@ class ReceiverServer(BaseApplication):  # type: ignore[misc]
             "limit_request_field_size": 16384,
             "worker_exit": _flush_on_exit,
             **multiprocess_hooks(),  # /metrics adds up every worker
+            "loglevel": settings.log_level.lower(),
+            "logger_class": _logger_class(settings.log_format),
+            # gunicorn >= 25.1 opens a control socket at ~/.gunicorn/gunicorn.ctl, one path for every
+            # receiver of the user: one stopping removed another's. Nothing here uses it (gunicornc).
+            "control_socket_disable": True,
         }
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self._options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # control_socket_disable is unknown to (and not needed by) gunicorn < 25.1
+                self.cfg.set(key, value)
 
     def load(self) -> Any:
         from receiver.app import create_app
 
         return create_app(self._settings)
+
+
+def _logger_class(fmt: str) -> type[Logger]:
+    """gunicorn's own lines (start, workers booting and exiting) in the project's ``LOG_FORMAT``."""
+
+    class ProjectLogger(Logger):  # type: ignore[misc]
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    handler.setFormatter(formatter(fmt))
+
+    return ProjectLogger
 
 
 def _flush_on_exit(server: Any, worker: Any) -> None:

@@ -8,6 +8,7 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -17,7 +18,7 @@ import urllib3
 from pillarstream.errors import ConfigError, GitHubAPIError
 from pillarstream.settings import Settings
 from receiver.github_client import call, github_for, unreachable
-from receiver.hook_admin import desired_hook, hook_changes
+from receiver.hook_admin import HOOK_CONFIG, desired_hook, hook_changes
 from receiver.reconciler import Attempt, delivery_gap, plan_redeliveries
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ def add_parser(sub: Any) -> None:
                        required=name == "ensure")
         p.add_argument("--api-url", help="GitHub API base URL (GitHub Enterprise Server); default the setting")
         if name == "ensure":
+            p.add_argument("--config", type=Path, metavar="PATH",
+                           help="webhook config JSON (default PILLARSTREAM_WEBHOOK_CONFIG, else configs/webhook.json)")
             p.add_argument("--rotate-secret", action="store_true",
                            help="write the configured secret even though GitHub cannot show the current one")
             p.add_argument("--dry-run", action="store_true", help="show the changes without writing them")
@@ -83,7 +86,7 @@ def find_hook(owner: Any, url: str | None) -> Any:
 
 def _ensure(args: argparse.Namespace, settings: Settings, gh: Any, owner: Any) -> int:
     secret = settings.secrets()[0]  # the first active secret is the one GitHub signs with
-    desired = desired_hook(args.url, secret)
+    desired = desired_hook(args.url, secret, args.config or settings.webhook_config or HOOK_CONFIG)
     hook = find_hook(owner, args.url)
     if hook is None:
         print(f"no hook for {args.url}: creating it" + (" (dry run)" if args.dry_run else ""))

@@ -21,6 +21,7 @@ from pillarstream.config import load_pillar_config
 from pillarstream.errors import PillarstreamError
 from pillarstream.kafka_client import faust_credentials
 from pillarstream.settings import Settings
+from stream_processors.archive_dedupe import DeliveryIndex
 from stream_processors.archive_store import open_store
 from stream_processors.archiver import RawRecord, archive_batch, decode
 from stream_processors.group_writer import GroupWriter
@@ -92,10 +93,11 @@ def create_app(settings: Settings, role: str) -> faust.App:
     write: Callable[[list[RawRecord]], Awaitable[None]]
     if role == "archiver":
         store = open_store(settings.archive)
+        index = DeliveryIndex(store)
 
         async def write(records: list[RawRecord]) -> None:
             batch = decode(records)
-            await write_until_done(lambda: archive_batch(store, batch), "archive")
+            await write_until_done(lambda: archive_batch(store, batch, index), "archive")
     else:
         # Loaded (and validated) at start-up, so a bad file stops the worker before it consumes anything.
         config = load_pillar_config(settings.pillars_config)
@@ -162,4 +164,8 @@ def run_worker(settings: Settings, role: str) -> None:
 
     faust_dir(settings, role).mkdir(parents=True, exist_ok=True)
     app = create_app(settings, role)
-    Worker(app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False).execute_from_commandline()
+    worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False)
+    # Faust's progress spinner writes terminal control codes even to a file or pipe (at start-up's end and
+    # at shutdown), which breaks one-JSON-object-per-line logs; nobody watches it anyway.
+    worker.spinner = None
+    worker.execute_from_commandline()

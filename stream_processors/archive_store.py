@@ -1,7 +1,8 @@
 """Archive stores: create-only objects in GCS (``gs://``) or a local folder (``file://``).
 
 Both refuse to overwrite: ``put_if_absent`` returns False when the object already exists, which is how a
-retried write after a crash is recognised as already done.
+retried write after a crash is recognised as already done. ``list_names(prefix, after=name)`` lists only
+the names sorting after ``name``, so a folder that only grows can be followed without listing it whole.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class ArchiveStore(Protocol):
     url: str
 
     def put_if_absent(self, name: str, data: bytes) -> bool: ...
-    def list_names(self, prefix: str) -> list[str]: ...
+    def list_names(self, prefix: str, after: str | None = None) -> list[str]: ...
     def get(self, name: str) -> bytes: ...
 
 
@@ -57,17 +58,19 @@ class FileStore:
         except OSError as exc:
             raise ArchiveError(f"cannot write {target}: {exc.strerror}") from exc
 
-    def list_names(self, prefix: str) -> list[str]:
-        folder, _, start = prefix.rpartition("/")
-        base = self.root / folder if folder else self.root
-        if not base.exists():
-            return []
+    def list_names(self, prefix: str, after: str | None = None) -> list[str]:
+        folder = prefix.rpartition("/")[0]
         names = []
-        for path in base.rglob("*"):
-            if path.is_file() and not path.name.startswith(".tmp-"):
-                rel = path.relative_to(self.root).as_posix()
-                if rel.startswith(prefix):
-                    names.append(rel)
+        # os.walk reads each folder once (no stat per file): the archiver lists an index folder every batch.
+        for path, folders, files in os.walk(self.root / folder if folder else self.root):
+            relative = Path(path).relative_to(self.root).as_posix()
+            stem = "" if relative == "." else relative + "/"
+            # Skip folders whose names all sort before ``after`` (the index's earlier hours).
+            folders[:] = [f for f in folders if after is None or not _before(stem + f + "/", after)]
+            for file in files:
+                name = stem + file
+                if name.startswith(prefix) and not file.startswith(".tmp-") and (after is None or name > after):
+                    names.append(name)
         return sorted(names)
 
     def get(self, name: str) -> bytes:
@@ -75,6 +78,11 @@ class FileStore:
             return (self.root / name).read_bytes()
         except OSError as exc:
             raise ArchiveError(f"cannot read {name}: {exc.strerror}") from exc
+
+
+def _before(folder: str, after: str) -> bool:
+    """Every name under ``folder`` (ending in '/') sorts before ``after``."""
+    return folder < after and not after.startswith(folder)
 
 
 class GcsStore:
@@ -110,11 +118,13 @@ class GcsStore:
         except Exception as exc:  # noqa: BLE001 - google-cloud raises several unrelated types; wrap all once
             raise ArchiveError(f"cannot write gs object {name}: {type(exc).__name__}: {exc}") from exc
 
-    def list_names(self, prefix: str) -> list[str]:
+    def list_names(self, prefix: str, after: str | None = None) -> list[str]:
         try:
-            blobs = self._client.list_blobs(self._bucket, prefix=self._full(prefix))
+            # start_offset is inclusive: the name equal to ``after`` is dropped below.
+            start = {"start_offset": self._full(after)} if after is not None else {}
+            blobs = self._client.list_blobs(self._bucket, prefix=self._full(prefix), **start)
             cut = len(self.prefix) + 1 if self.prefix else 0
-            return sorted(blob.name[cut:] for blob in blobs)
+            return sorted(name for blob in blobs if (name := blob.name[cut:]) != after)
         except Exception as exc:  # noqa: BLE001
             raise ArchiveError(f"cannot list gs prefix {prefix}: {type(exc).__name__}: {exc}") from exc
 

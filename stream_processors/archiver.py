@@ -3,6 +3,7 @@
 Objects are named by topic, partition and the offsets of their first and last record. Before writing, the
 folder is listed for objects of the same partition, and records whose offsets are already covered are
 dropped: a batch re-read after a crash (possibly cut at other boundaries) writes only what is missing.
+A redelivery (same delivery id, later offset) is dropped by the partition's :class:`DeliveryIndex`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pillarstream.envelope import Envelope, from_record, to_archive_line
+from stream_processors.archive_dedupe import DeliveryIndex
 from stream_processors.archive_store import ArchiveStore
 
 log = logging.getLogger(__name__)
@@ -69,15 +71,20 @@ def _chunks(records: list[Consumed], covered: list[tuple[int, int]]) -> list[lis
     return chunks
 
 
-def archive_batch(store: ArchiveStore, records: Sequence[Consumed]) -> list[str]:
+def archive_batch(store: ArchiveStore, records: Sequence[Consumed], index: DeliveryIndex) -> list[str]:
     """Write the batch; returns the object names created now (empty when all were there already).
 
-    Replayed records are skipped: they came from the archive and are in it already.
+    Replayed records are skipped: they came from the archive and are in it already. So are redeliveries
+    of a delivery id the partition archived before (``index``, kept in the same store).
     """
-    groups: dict[tuple[str, str, int], list[Consumed]] = defaultdict(list)
+    partitions: dict[tuple[str, int], list[Consumed]] = defaultdict(list)
     for record in records:
         if record.envelope.source != "replay":
-            groups[(folder_for(record.envelope), record.topic, record.partition)].append(record)
+            partitions[(record.topic, record.partition)].append(record)
+    groups: dict[tuple[str, str, int], list[Consumed]] = defaultdict(list)
+    for (topic, partition), part in partitions.items():
+        for record in index.claim(topic, partition, part):
+            groups[(folder_for(record.envelope), topic, partition)].append(record)
     written = []
     for (folder, topic, partition), group in groups.items():
         group.sort(key=lambda r: r.offset)

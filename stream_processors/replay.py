@@ -20,7 +20,7 @@ from multiprocessing.context import ForkContext, SpawnContext
 from typing import Any
 
 from pillarstream.envelope import Envelope, Record, from_archive_line, replay_record
-from pillarstream.errors import ArchiveError, PillarstreamError
+from pillarstream.errors import PillarstreamError
 from receiver.publisher import Acks, PipelinedPublisher
 from stream_processors.archive_store import ArchiveStore
 from stream_processors.archiver import read_object
@@ -101,7 +101,8 @@ def publish_objects(store: ArchiveStore, publisher: PipelinedPublisher, names: l
             try:
                 chunk.append(replay_record(line))
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise ArchiveError(f"damaged record in {name}: {exc}") from exc
+                # Not retriable: reading the same bytes again fails again (exit 1, not 69).
+                raise PillarstreamError(f"damaged record in {name}: {exc}") from exc
             if len(chunk) >= CHUNK:
                 send(chunk)
                 chunk = []
@@ -162,7 +163,9 @@ def _replay_in_processes(open_store: StoreFactory, open_publisher: PublisherFact
                     break  # died without a word (killed): the exit codes below say so
                 continue
             if kind == "failed":
-                raise PillarstreamError(f"a replay process failed: {values[0]} (replaying again is safe)")
+                error = PillarstreamError(f"a replay process failed: {values[0]} (replaying again is safe)")
+                error.retriable = values[1]  # a broker that was down is exit 69, like in one process
+                raise error
             if kind == "done":
                 finished += 1
             else:
@@ -192,7 +195,7 @@ def _replay_share(open_store: StoreFactory, open_publisher: PublisherFactory, na
             publisher.close()
         messages.put(("done",))
     except Exception as exc:  # noqa: BLE001 -- reported to the parent, which raises it
-        messages.put(("failed", f"{type(exc).__name__}: {exc}"))
+        messages.put(("failed", f"{type(exc).__name__}: {exc}", isinstance(exc, PillarstreamError) and exc.retriable))
         raise SystemExit(1) from None
 
 

@@ -173,7 +173,8 @@ module "archive" {
   force_destroy = !var.deletion_protection
   # Keyed by process name: keys must be known at plan time, e-mail addresses are not.
   writers = { for p in ["archiver", "backfill"] : p => module.service_accounts.emails[p] }
-  # The archiver and the backfill list a folder before writing (to skip what a crashed run already wrote).
+  # The archiver and the backfill list a folder before writing (to skip what a crashed run already wrote);
+  # the archiver also reads its index of archived delivery ids (_dedupe/), so a redelivery is archived once.
   readers = { for p in ["archiver", "backfill", "replay"] : p => module.service_accounts.emails[p] }
 }
 

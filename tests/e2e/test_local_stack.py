@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import uuid
 
 import pytest
 
+from devstack.demo_history import demo_history
 from devstack.process import free_port
 from tests.conftest import REPO
 from tests.harness import eventually
@@ -35,7 +37,7 @@ def processes_mentioning(text: str) -> list[int]:
 def up_command(tmp_path):
     data = REPO / ".local" / f"up-{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PILLARSTREAM_")}
-    env.update(PILLARSTREAM_DATA_DIR=str(data), PILLARSTREAM_TOPIC_PARTITIONS="2")
+    env.update(PILLARSTREAM_DATA_DIR=str(data), PILLARSTREAM_TOPIC_PARTITIONS="2", PILLARSTREAM_LOG_FORMAT="json")
     ports = ["--port", str(free_port()), "--kafka-port", str(free_port()),
              "--controller-port", str(free_port()), "--postgres-port", str(free_port())]
     cli = [sys.executable, "-m", "pillarstream"]
@@ -70,13 +72,20 @@ def test_up_demo_and_ctrl_c(up_command, tmp_path):
 
     demo = run("demo", "--timeout", "60")
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert "warehouse: 7/7 deliveries recorded" in demo.stdout
-    assert "archive: 7/7 deliveries" in demo.stdout
+    sent = len(demo_history())
+    assert f"warehouse: {sent}/{sent} deliveries recorded" in demo.stdout, demo.stdout
+    assert f"archive: {sent}/{sent} deliveries" in demo.stdout
+    for pillar in ("version_control", "compatibility", "infrastructure", "team"):
+        assert re.search(rf"dashboards  {pillar} +\d+ metrics", demo.stdout), demo.stdout
 
     up.send_signal(signal.SIGINT)
     up.wait(timeout=90)
     out = (tmp_path / "up.log").read_text(errors="replace")
     assert up.returncode == 0, out[-2000:]
+    # LOG_FORMAT=json reaches every child: each line of the receiver's and workers' logs is a JSON object.
+    for name in ("receiver", "worker-archiver", "worker-warehouse"):
+        lines = (data / "logs" / f"{name}.log").read_text().splitlines()
+        assert lines and all(line.startswith("{") and isinstance(json.loads(line), dict) for line in lines), name
     assert "webhook secret" in out and status["webhook_secret"] in out
     assert processes_mentioning(str(data)) == []
     assert run("status", "--json").returncode == 1

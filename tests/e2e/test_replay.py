@@ -48,7 +48,7 @@ def test_replay_rebuilds_and_is_idempotent(pipeline, db, services, gcs_bucket):
     eventually(lambda: len(store.list_names("source=webhook/")) >= 1, what="archive objects")
     eventually(lambda: sum(1 for _ in _records(store)) == len(DELIVERIES), what="all archived")
     original = warehouse_dump(db.writer_dsn)
-    objects_before = store.list_names("")
+    objects_before = store.list_names("source=")
     today = datetime.now(UTC).date().isoformat()
 
     # 1. Into an empty warehouse, through a topic and consumer group of its own.
@@ -92,5 +92,5 @@ def test_replay_rebuilds_and_is_idempotent(pipeline, db, services, gcs_bucket):
 def _records(store):
     from stream_processors.archiver import read_object
 
-    for name in store.list_names(""):
+    for name in store.list_names("source="):
         yield from read_object(store, name)

@@ -43,6 +43,29 @@ def writes(fake) -> list[str]:
     return [f"{s.method} {s.path}" for s in fake.requests("/hooks") if s.method in ("POST", "PATCH", "DELETE")]
 
 
+
+def test_ensure_takes_another_config_file(pipeline, fake_github, tmp_path):
+    """PILLARSTREAM_WEBHOOK_CONFIG (or --config) replaces configs/webhook.json; a misspelt event is refused."""
+    fake_github.state.add_owner("acme", 9000)
+    url = "https://hooks.acme.example/webhooks/github"
+    config = tmp_path / "hook.json"
+    config.write_text('{"version": 1, "events": ["push", "pull_requests"]}')
+    env = dict(pipeline.env, PILLARSTREAM_WEBHOOK_CONFIG=str(config))
+    refused = webhook(env, fake_github, "ensure", "--org", "acme", "--url", url)
+    assert refused.returncode == 2 and "pull_requests" in refused.stderr, refused.stderr
+    assert fake_github.hooks.of("acme", "Organization") == []
+
+    config.write_text('{"version": 1, "events": ["push", "workflow_run"]}')
+    created = webhook(env, fake_github, "ensure", "--org", "acme", "--url", url)
+    assert created.returncode == 0, created.stderr
+    [hook] = fake_github.hooks.of("acme", "Organization")
+    assert sorted(hook.events) == ["push", "workflow_run"]
+    other = tmp_path / "other.json"
+    other.write_text('{"version": 1, "events": ["push"]}')
+    flag = webhook(env, fake_github, "ensure", "--org", "acme", "--url", url, "--config", str(other))
+    assert flag.returncode == 0 and "-workflow_run" in flag.stdout, flag.stdout
+    assert hook.events == ["push"]
+
 def test_ensure_creates_fixes_and_then_leaves_alone(pipeline, fake_github):
     fake_github.state.add_owner("acme", 9000)
     url = "https://hooks.acme.example/webhooks/github"

@@ -14,6 +14,8 @@ import pytest
 
 from devstack.process import free_port
 from pillarstream.envelope import from_payload
+from pillarstream.errors import EXIT_UNAVAILABLE
+from stream_processors.archive_dedupe import DeliveryIndex
 from stream_processors.archive_store import FileStore
 from stream_processors.archiver import Consumed, archive_batch
 from tests.harness import fixture_bytes
@@ -36,23 +38,23 @@ def archive_of_pushes(tmp_path, count: int = 4) -> FileStore:
         Consumed("raw", i % 2, i, from_payload(delivery_id=f"d-{i}", event="push", payload=body,
                                                parsed=json.loads(body), source="webhook",
                                                received_at=datetime.now(UTC)))
-        for i in range(count)])
+        for i in range(count)], DeliveryIndex(store))
     return store
 
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_kafka_unreachable_is_an_error_not_a_traceback(tmp_path, processes):
     store = archive_of_pushes(tmp_path)
-    assert len(store.list_names("")) == 2  # one object per partition, so two processes get one each
+    assert len(store.list_names("source=")) == 2  # one object per partition, so two processes get one each
     answer = replay(store.root, f"127.0.0.1:{free_port()}", processes)
-    assert answer.returncode == 1, answer.stderr
+    assert answer.returncode == EXIT_UNAVAILABLE, answer.stderr
     assert "Kafka" in answer.stderr and "Traceback" not in answer.stderr, answer.stderr
 
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_damaged_archive_record_names_its_object(tmp_path, services, processes):
     store = archive_of_pushes(tmp_path)
-    name = store.list_names("")[0]
+    name = store.list_names("source=")[0]
     lines = gzip.decompress(store.get(name)).splitlines()
     lines[0] = lines[0].replace(b'"delivery_id"', b'"delivery_ident"')
     (store.root / name).write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))

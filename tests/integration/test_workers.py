@@ -49,7 +49,7 @@ def delivery_count(dsn: str) -> int:
 
 def archived_ids(archive_url: str) -> list[str]:
     store = open_store(archive_url)
-    return [from_archive_line(line).delivery_id for name in store.list_names("")
+    return [from_archive_line(line).delivery_id for name in store.list_names("source=")
             for line in read_object(store, name)]
 
 

@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 import pytest
 
 from pillarstream.envelope import Envelope, from_archive_line
+from stream_processors.archive_dedupe import DeliveryIndex
 from stream_processors.archive_store import FileStore
-from stream_processors.archiver import Consumed, archive_batch, covered_ranges, folder_for, read_object
+from stream_processors.archiver import Consumed, covered_ranges, folder_for, read_object
+from stream_processors.archiver import archive_batch as archive_with
 
 pytestmark = pytest.mark.unit
 
@@ -18,8 +20,13 @@ def record(offset, event="push", hour=9, source="webhook", partition=0):
     return Consumed("raw", partition, offset, env)
 
 
+def archive_batch(store, records):
+    """One archiver process that has only this batch to write (a fresh index, read from the store)."""
+    return archive_with(store, records, DeliveryIndex(store))
+
+
 def archived_ids(store):
-    return sorted(from_archive_line(line).delivery_id for name in store.list_names("")
+    return sorted(from_archive_line(line).delivery_id for name in store.list_names("source=")
                   for line in read_object(store, name))
 
 
@@ -59,7 +66,7 @@ def test_gap_in_covered_ranges_is_filled_without_overlap(tmp_path):
     store = FileStore(tmp_path)
     archive_batch(store, [record(i) for i in range(3, 6)])
     archive_batch(store, [record(i) for i in range(0, 10)])
-    ranges = covered_ranges(store.list_names(""))
+    ranges = covered_ranges(store.list_names("source="))
     assert ranges == [(0, 2), (3, 5), (6, 9)]
     assert archived_ids(store) == sorted(f"d{i}" for i in range(10))
 

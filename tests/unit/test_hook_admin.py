@@ -44,11 +44,30 @@ def test_shipped_config_is_valid_and_sorted():
 
 def test_invalid_config_lists_errors(tmp_path):
     (tmp_path / "webhook.json").write_text('{"version": 2, "events": [], "extra": 1}')
-    (tmp_path / "webhook.schema.json").write_text(
-        (load_hook_config.__globals__["HOOK_CONFIG"].with_name("webhook.schema.json")).read_text())
     with pytest.raises(ConfigError) as err:
         load_hook_config(tmp_path / "webhook.json")
     assert str(err.value).count("\n  at ") == 3
+
+
+
+@pytest.mark.parametrize("event", ["pull_requests", "pushes", "not_an_event"])
+def test_event_names_github_does_not_have_are_refused(tmp_path, event):
+    (tmp_path / "webhook.json").write_text(f'{{"version": 1, "events": ["push", "{event}"]}}')
+    with pytest.raises(ConfigError, match="webhook.json is invalid"):
+        load_hook_config(tmp_path / "webhook.json")
+
+
+def test_an_override_elsewhere_is_read_and_checked_against_the_shipped_schema(tmp_path):
+    (tmp_path / "hook.json").write_text('{"version": 1, "events": ["push", "workflow_run", "sub_issues"]}')
+    assert desired_hook("https://x/webhooks/github", "s", tmp_path / "hook.json").events == (
+        "push", "sub_issues", "workflow_run")
+
+
+def test_webhook_config_setting_overrides_the_shipped_file(monkeypatch, tmp_path):
+    from pillarstream.settings import load_settings
+
+    monkeypatch.setenv("PILLARSTREAM_WEBHOOK_CONFIG", str(tmp_path / "hook.json"))
+    assert load_settings().webhook_config == tmp_path / "hook.json"
 
 
 def attempt(i, guid, status, minutes=0, redelivery=False):

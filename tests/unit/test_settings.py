@@ -45,3 +45,15 @@ def test_default_archive_is_the_local_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("PILLARSTREAM_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("PILLARSTREAM_ARCHIVE_URL", raising=False)
     assert load_settings().archive == f"file://{tmp_path}/archive"
+
+
+@pytest.mark.parametrize("given", ["debug", "Debug", "DEBUG"])
+def test_log_level_is_accepted_in_any_case(monkeypatch, given):
+    monkeypatch.setenv("PILLARSTREAM_LOG_LEVEL", given)
+    assert load_settings().log_level == "DEBUG"
+
+
+def test_an_unknown_log_level_is_still_refused(monkeypatch):
+    monkeypatch.setenv("PILLARSTREAM_LOG_LEVEL", "loud")
+    with pytest.raises(ConfigError, match="PILLARSTREAM_LOG_LEVEL"):
+        load_settings()

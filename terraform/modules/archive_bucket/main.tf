@@ -23,6 +23,18 @@ resource "google_storage_bucket" "archive" {
     retention_duration_seconds = var.soft_delete_days * 86400
   }
 
+  # The archiver's index of archived delivery ids (_dedupe/) is read for 4 days only (GitHub redelivers for
+  # 3): delete it after 14, before it would move to a colder class. Its objects are small, one per batch.
+  lifecycle_rule {
+    condition {
+      age            = 14
+      matches_prefix = ["_dedupe/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
   # Old days are read only by a replay: move them to cheaper classes as they age.
   lifecycle_rule {
     condition {
