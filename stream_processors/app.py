@@ -192,9 +192,14 @@ def release(events: Sequence[Any]) -> None:
             event.app.sensors.on_message_out(message.tp, message.offset, message)
 
 
-def run_worker(settings: Settings, role: str) -> None:
+def run_worker(settings: Settings, role: str, metrics_port: int | None = None) -> None:
     """Blocks until SIGINT/SIGTERM; Faust then commits acknowledged offsets and leaves the group."""
     from faust.worker import Worker
+
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)
 
     faust_dir(settings, role).mkdir(parents=True, exist_ok=True)
     app = create_app(settings, role)
