@@ -12,7 +12,7 @@ A batch is written in a fixed sequence of set-based statements, none per row:
 A record that cannot be decoded or normalised (:class:`PayloadError`: a value the warehouse cannot store,
 a missing id) becomes a :class:`DeadLetter`: it is left out of the batch, and stored in ``dead_letters``
 in the same transaction as the rest, so its offset moves on with the batch's. A record Postgres itself
-refuses is isolated by the worker (``app.py``) and stored the same way.
+refuses is isolated by the worker (``isolation.py``) and stored the same way.
 """
 
 from __future__ import annotations
@@ -148,7 +148,8 @@ def prepare(records: Sequence[Consumed], config: PillarConfig | None = None,
     """Everything a batch will write, worked out without Postgres. A record that cannot be normalised is
     a dead letter, not a failure of the batch."""
     config = config or default_config()
-    kept: list[tuple[Consumed, tuple[Any, ...], Facts]] = []
+    kept: list[tuple[Consumed, tuple[Any, ...]]] = []
+    facts = Facts()  # extended as it goes: holding each record's facts apart measured ~20% slower (GC)
     dead = list(rejected)
     seen: set[str] = set()
     for r in records:  # a batch may hold the same delivery twice (redelivery); keep the first
@@ -157,7 +158,7 @@ def prepare(records: Sequence[Consumed], config: PillarConfig | None = None,
             continue
         seen.add(e.delivery_id)
         try:
-            facts = normalise(e, config)
+            facts.extend(normalise(e, config))
         except PayloadError as exc:
             dead.append(_rejected(r, str(exc)))
             continue
@@ -166,36 +167,32 @@ def prepare(records: Sequence[Consumed], config: PillarConfig | None = None,
             dead.append(_rejected(r, f"normaliser failed: {type(exc).__name__}: {exc}"))
             continue
         kept.append((r, (e.delivery_id, e.event, e.action, e.first_source, e.received_at, e.org, e.repo_id,
-                      e.repo_full_name, e.hook_id, len(e.payload), r.partition, r.offset), facts))
-    return _prepared(kept, dead)
-
-
-def _prepared(kept: list[tuple[Consumed, tuple[Any, ...], Facts]], dead: list[DeadLetter]) -> PreparedBatch:
+                         e.repo_full_name, e.hook_id, len(e.payload), r.partition, r.offset)))
     try:
-        return _render(kept, dead)
+        return _render([row for _, row in kept], facts, dead)
     except (TypeError, ValueError):  # a value JSON cannot render (the field checks should catch all): find whose
-        survivors = []
-        for item in kept:
+        survivors, facts = [], Facts()
+        for record, row in kept:
             try:
-                _render([item], [])
-                survivors.append(item)
+                found = normalise(record.envelope, config)
+                _render([row], found, [])
             except (TypeError, ValueError) as exc:
-                dead.append(_rejected(item[0], f"rows not renderable as JSON: {type(exc).__name__}: {exc}"))
-        return _render(survivors, dead)
+                dead.append(_rejected(record, f"rows not renderable as JSON: {type(exc).__name__}: {exc}"))
+            else:
+                survivors.append(row)
+                facts.extend(found)
+        return _render(survivors, facts, dead)
 
 
 def dead_letters_only(letters: list[DeadLetter]) -> PreparedBatch:
     """A batch that writes nothing but dead letters."""
-    return _render([], letters)
+    return _render([], Facts(), letters)
 
 
-def _render(kept: list[tuple[Consumed, tuple[Any, ...], Facts]], dead: list[DeadLetter]) -> PreparedBatch:
-    facts = Facts()
-    for _, _, found in kept:
-        facts.extend(found)
+def _render(rows: list[tuple[Any, ...]], facts: Facts, dead: list[DeadLetter]) -> PreparedBatch:
     known = {(_utc_day(p.pushed_at), p.repo_id) for p in facts.pushes}
     known |= {(_utc_day(s.created_at), s.repo_id) for s in facts.deployment_statuses}
-    return PreparedBatch((_INSERT_DELIVERIES, (json_rows(_DELIVERY_COLUMNS, [row for _, row, _ in kept]),)),
+    return PreparedBatch((_INSERT_DELIVERIES, (json_rows(_DELIVERY_COLUMNS, rows),)),
                          upserts(facts), _touch_params(facts), sorted(known), dead)
 
 
