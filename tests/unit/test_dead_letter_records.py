@@ -45,3 +45,18 @@ def test_a_dead_letter_s_text_is_storable_whatever_the_record_held():
     assert "\x00" not in letter.delivery_id + letter.error
     assert len(letter.error) <= 1000
     assert letter.event is None or letter.event.encode("utf-8")  # no lone surrogate left
+
+
+def test_committed_dead_letters_are_counted_and_logged_without_their_payload(caplog):
+    from stream_processors.dead_letters import DEAD_LETTERS, report
+
+    secret_payload = {"repository": {"id": 2**63, "full_name": "o/secret-name"}}
+    batch = prepare_raw([record("d-counted", secret_payload, 1, event="push")], CONFIG)
+    before = DEAD_LETTERS.labels("push")._value.get()
+    with caplog.at_level("WARNING", logger="stream_processors.dead_letters"):
+        report([batch])
+
+    assert DEAD_LETTERS.labels("push")._value.get() == before + 1
+    [logged] = [r for r in caplog.records if r.getMessage() == "record dead-lettered"]
+    assert (logged.delivery_id, logged.event) == ("d-counted", "push") and "bigint" in logged.reason
+    assert "secret-name" not in caplog.text + str(logged.__dict__)
