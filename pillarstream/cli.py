@@ -40,7 +40,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.role == "warehouse":
         load_pillar_config(settings.pillars_config)  # a bad file stops start-up before Kafka is touched
     ensure_topic(settings.kafka(), settings.raw_topic, settings.topic_partitions, settings.topic_replication)
-    run_worker(settings, args.role)
+    run_worker(settings, args.role, metrics_port=args.metrics_port)
     return 0
 
 
@@ -101,6 +101,41 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _deadletters(args: argparse.Namespace, settings: Settings) -> int:
+    from stream_processors import dead_letters
+
+    dsn = settings.dsn()
+    if args.action == "list":
+        letters = dead_letters.list_letters(dsn, include_resolved=args.all, limit=args.limit)
+        for letter in letters:
+            resolved = f"  resolved {letter.resolved_at:%Y-%m-%d %H:%M:%S}" if letter.resolved_at else ""
+            print(f"{letter.delivery_id}  {letter.event or '-'}  first seen {letter.first_seen:%Y-%m-%d %H:%M:%S%z}"
+                  f"  attempts {letter.attempts}{resolved}\n    {letter.error}")
+        print(f"{len(letters)} dead letter(s)" + ("" if args.all else " open"))
+        return 0
+    if args.action == "show":
+        found = dead_letters.show_letter(dsn, args.delivery_id)
+        if found is None:
+            print(f"no dead letter {args.delivery_id}", file=sys.stderr)
+            return 1
+        print(json.dumps({
+            "delivery_id": found.delivery_id, "event": found.event, "error": found.error,
+            "first_seen": found.first_seen.isoformat(), "last_seen": found.last_seen.isoformat(),
+            "attempts": found.attempts, "resolved_at": found.resolved_at and found.resolved_at.isoformat(),
+            "kafka": found.kafka, "envelope": found.envelope.decode("utf-8", "backslashreplace"),
+            "payload": found.payload.decode("utf-8", "backslashreplace")}, indent=2))
+        return 0
+    from pillarstream.config import load_pillar_config
+
+    if bool(args.delivery_ids) == args.all:
+        raise ConfigError("retry takes delivery ids or --all")
+    ids = dead_letters.open_ids(dsn) if args.all else args.delivery_ids
+    outcomes = dead_letters.retry(dsn, ids, load_pillar_config(settings.pillars_config))
+    for outcome in outcomes:
+        print(f"{outcome.delivery_id}: {outcome.outcome}" + (f" ({outcome.reason})" if outcome.reason else ""))
+    return 1 if any(o.outcome in ("still failing", "not found") for o in outcomes) else 0
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
@@ -127,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="run a Faust stream processor")
     p.add_argument("role", choices=("archiver", "warehouse"))
+    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics (pillarstream_dead_letters_total) here")
     p.set_defaults(handler=_worker)
 
     p = sub.add_parser("migrate", help="apply the warehouse's SQL migrations (idempotent)")
@@ -142,6 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=_positive, default=REPLAY_PROCESSES,
                    help="publishing processes, each with a share of the objects (default: cores + 1, at most 4)")
     p.set_defaults(handler=_replay)
+
+    p = sub.add_parser("deadletters", help="records the warehouse left out: list, show one, retry after a fix")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("list", help="open dead letters: delivery id, event, first seen, reason")
+    a.add_argument("--all", action="store_true", help="resolved ones too")
+    a.add_argument("--limit", type=_positive, default=100)
+    a = actions.add_parser("show", help="one dead letter with its envelope and payload (JSON)")
+    a.add_argument("delivery_id")
+    a = actions.add_parser("retry", help="normalise and write again, with the code and config deployed now")
+    a.add_argument("delivery_ids", nargs="*", metavar="DELIVERY_ID")
+    a.add_argument("--all", action="store_true", help="every open dead letter")
+    p.set_defaults(handler=_deadletters)
 
     from backfill.cli import add_parser as add_backfill_parser
     from dashboards.cli import add_parser as add_dashboards_parser

@@ -70,6 +70,13 @@ class WarehouseError(PillarstreamError):
     retriable = True
 
 
+class WarehouseDataError(WarehouseError):
+    """Postgres refused a value a batch holds: one of its records is at fault, not the server, so the
+    worker isolates that record (a dead letter) instead of retrying the batch."""
+
+    retriable = False
+
+
 class GitHubAPIError(PillarstreamError):
     """The GitHub REST API answered with an error."""
 

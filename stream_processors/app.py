@@ -4,12 +4,20 @@ Offsets are committed only for events whose batch was written: ``take_events`` a
 body finishes, and :func:`hold` keeps one more reference on each message until the write is done, so the
 loop may collect the next batch meanwhile. A crash re-reads at most the batches since the last commit,
 and the idempotent sinks absorb that.
+
+A write that retrying cannot fix (a missing grant, the normalising process gone) stops the worker
+process with a non-zero exit, so whatever supervises it sees a crash and restarts it with backoff:
+Faust would otherwise restart the agent inside the same process, over and over, unseen.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import sys
+import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -24,7 +32,9 @@ from pillarstream.settings import Settings
 from stream_processors.archive_dedupe import DeliveryIndex
 from stream_processors.archive_store import open_store
 from stream_processors.archiver import RawRecord, archive_batch, decode
+from stream_processors.dead_letters import report
 from stream_processors.group_writer import GroupWriter
+from stream_processors.isolation import write_isolating
 from stream_processors.message_drain import use_lean_drain
 from stream_processors.prepare_process import PreparerProcess
 from stream_processors.warehouse import PostgresSink, PreparedBatch
@@ -32,6 +42,8 @@ from stream_processors.warehouse import PostgresSink, PreparedBatch
 log = logging.getLogger(__name__)
 ROLES = ("archiver", "warehouse")
 MAX_BACKOFF_S = 10.0
+EXIT_WRITE_FAILED = 3  # the worker's exit status after a write it could not retry
+STOP_GRACE_S = 30.0  # how long a graceful stop after such a write may take before the process just exits
 # Batches between collected and written: one being written, one being normalised, two queued for the
 # normalising process so it never waits for the next (2 -> 4 measured about 10% faster; runs vary by ±20%).
 IN_FLIGHT = 4
@@ -105,13 +117,17 @@ def create_app(settings: Settings, role: str) -> faust.App:
 
         async def write_together(batches: list[PreparedBatch]) -> None:
             await write_until_done(lambda: sink.write_prepared(batches), "warehouse")
+            report(batches)
 
         # Batches are prepared side by side but written one transaction at a time; those that queue up
         # meanwhile share the next one.
         writer = GroupWriter(write_together)
 
+        async def submit(batch: PreparedBatch, alone: bool) -> None:
+            await writer.submit(batch, alone=alone)
+
         async def write(records: list[RawRecord]) -> None:
-            await writer.submit(await preparer.prepare(records))
+            await write_isolating(records, preparer.prepare, submit)
 
     @app.agent(topic, name=role, concurrency=1)
     async def process(stream: faust.StreamT[bytes]) -> None:
@@ -127,16 +143,39 @@ def create_app(settings: Settings, role: str) -> faust.App:
             in_flight.append(task)
 
     async def write_then_release(batch: list[RawRecord], events: Sequence[Any]) -> None:
-        await write(batch)
+        if _failed:
+            return  # stopping: write nothing more, commit nothing more
+        try:
+            await write(batch)
+        except Exception as exc:  # noqa: BLE001 - retriable ones never get here (write_until_done)
+            stop_after_failed_write(exc)
+            return
         release(events)
         log.debug("batch written", extra={"role": role, "records": len(batch)})
 
     return app
 
 
+_failed: list[BaseException] = []  # the write that stopped this worker, once one did
+
+
+def stop_after_failed_write(exc: BaseException) -> None:
+    """Stop the worker process: gracefully (Faust commits what was written and leaves the group, so the
+    partitions move on at once), then exit with :data:`EXIT_WRITE_FAILED` (see :func:`run_worker`). The
+    failed batch's offsets stay uncommitted, so it is read again by whichever worker takes over."""
+    if _failed:
+        return
+    _failed.append(exc)
+    log.critical("batch not written and not retriable; stopping the worker", exc_info=exc)
+    # A stop that hangs must not keep a broken worker alive.
+    deadline = threading.Timer(STOP_GRACE_S, os._exit, (EXIT_WRITE_FAILED,))
+    deadline.daemon = True
+    deadline.start()
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _log_failure(task: asyncio.Task[None]) -> None:
-    # The loop re-raises a failed write when the next batch arrives; say so at once, even if none does.
-    if not task.cancelled() and task.exception() is not None:
+    if not task.cancelled() and task.exception() is not None:  # write_then_release catches; only a bug lands here
         log.error("batch not written; its offsets stay uncommitted", exc_info=task.exception())
 
 
@@ -158,9 +197,14 @@ def release(events: Sequence[Any]) -> None:
             event.app.sensors.on_message_out(message.tp, message.offset, message)
 
 
-def run_worker(settings: Settings, role: str) -> None:
+def run_worker(settings: Settings, role: str, metrics_port: int | None = None) -> None:
     """Blocks until SIGINT/SIGTERM; Faust then commits acknowledged offsets and leaves the group."""
     from faust.worker import Worker
+
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)
 
     faust_dir(settings, role).mkdir(parents=True, exist_ok=True)
     app = create_app(settings, role)
@@ -168,4 +212,11 @@ def run_worker(settings: Settings, role: str) -> None:
     # Faust's progress spinner writes terminal control codes even to a file or pipe (at start-up's end and
     # at shutdown), which breaks one-JSON-object-per-line logs; nobody watches it anyway.
     worker.spinner = None
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        if _failed:  # Faust exits 0 after the graceful stop; the supervisor must see a failure
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_WRITE_FAILED)

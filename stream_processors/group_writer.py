@@ -22,9 +22,15 @@ class GroupWriter(Generic[T]):
         self._lock = asyncio.Lock()  # FIFO: groups are written in the order their first item arrived
         self._queued: list[tuple[T, asyncio.Future[None]]] = []
 
-    async def submit(self, item: T) -> None:
-        """Return once ``item`` is written; raise what the write that held it raised."""
+    async def submit(self, item: T, *, alone: bool = False) -> None:
+        """Return once ``item`` is written; raise what the write that held it raised. ``alone``: in a write
+        of its own, in turn (to find which item a failed group write failed on)."""
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if alone:
+            async with self._lock:
+                await self._write_group([(item, written)])
+            await written
+            return
         self._queued.append((item, written))
         async with self._lock:
             if not written.done():  # else an earlier holder of the lock took it along

@@ -24,8 +24,8 @@ from typing import Any
 from pillarstream.config import PillarConfig
 from pillarstream.errors import WarehouseError
 from pillarstream.lifetime import die_with_parent
-from stream_processors.archiver import RawRecord, decode
-from stream_processors.warehouse import PreparedBatch, prepare
+from stream_processors.archiver import RawRecord
+from stream_processors.warehouse import PreparedBatch, prepare_raw
 
 # memfd and /proc/<pid>/fd are Linux; elsewhere the payloads go through the pipe with the rest.
 SHARED_MEMORY = hasattr(os, "memfd_create") and hasattr(os, "pwritev") and os.path.isdir("/proc/self/fd")
@@ -44,7 +44,7 @@ def _start(config: PillarConfig) -> None:
 
 
 def _prepare(records: Sequence[RawRecord]) -> PreparedBatch:
-    return prepare(decode(records), _config)
+    return prepare_raw(records, _config)
 
 
 def _prepare_shared(fd: int, headers: Sequence[Header], ends: Sequence[int]) -> PreparedBatch:

@@ -10,14 +10,26 @@ from __future__ import annotations
 from typing import Any
 
 from pillarstream.normalise.context import Incoming, login
-from pillarstream.normalise.fields import integer, moment, obj, required_int, required_text, text
+from pillarstream.normalise.fields import (
+    PayloadError,
+    checked_text,
+    integer,
+    moment,
+    obj,
+    required_int,
+    required_text,
+    text,
+)
 from pillarstream.normalise.rows import CheckRun, CheckSuite, Facts, WorkflowJob, WorkflowRun
 from pillarstream.normalise.version import stamp
 
 _STATUS_RANK = {"completed": 2, "in_progress": 1}  # requested, queued, waiting, pending: 0
+MAX_ATTEMPT = 249_999  # the version's rank has six digits (version.py)
 
 
 def _status_rank(status: str | None, attempt: int = 1) -> int:
+    if attempt > MAX_ATTEMPT:
+        raise PayloadError(f"run_attempt {attempt} is beyond the {MAX_ATTEMPT} attempts a version can order")
     return max(attempt, 1) * 4 + _STATUS_RANK.get(status or "", 0)
 
 
@@ -49,7 +61,7 @@ def check_suite(ev: Incoming) -> Facts:
 def workflow_run(ev: Incoming) -> Facts:
     run = obj(ev.body, "workflow_run")
     status = text(run, "status")
-    attempt = integer(run, "run_attempt") or 1
+    attempt = integer(run, "run_attempt", bits=32) or 1
     updated_at = moment(run, "updated_at")
     actor = obj(run, "actor") or obj(ev.body, "sender")
     row = WorkflowRun(
@@ -57,7 +69,7 @@ def workflow_run(ev: Incoming) -> Facts:
         workflow_id=integer(run, "workflow_id"),
         name=text(run, "name") or text(ev.body, "workflow", "name"), event=text(run, "event"),
         head_branch=text(run, "head_branch"), head_sha=text(run, "head_sha"), status=status,
-        conclusion=text(run, "conclusion"), run_number=integer(run, "run_number"), run_attempt=attempt,
+        conclusion=text(run, "conclusion"), run_number=integer(run, "run_number", bits=32), run_attempt=attempt,
         created_at=moment(run, "created_at"), run_started_at=moment(run, "run_started_at"),
         updated_at=updated_at, completed_at=updated_at if status == "completed" else None,
         actor_login=login(actor), actor_is_bot=ev.is_bot(actor), html_url=text(run, "html_url"), version="",
@@ -68,7 +80,7 @@ def workflow_run(ev: Incoming) -> Facts:
 def workflow_job(ev: Incoming) -> Facts:
     job = obj(ev.body, "workflow_job")
     status = text(job, "status")
-    attempt = integer(job, "run_attempt") or 1
+    attempt = integer(job, "run_attempt", bits=32) or 1
     labels = job.get("labels")
     raw_labels: list[Any] = labels if isinstance(labels, list) else []
     row = WorkflowJob(
@@ -78,7 +90,7 @@ def workflow_job(ev: Incoming) -> Facts:
         conclusion=text(job, "conclusion"), created_at=moment(job, "created_at"),
         started_at=moment(job, "started_at"), completed_at=moment(job, "completed_at"),
         runner_name=text(job, "runner_name"),
-        labels=[label for label in raw_labels if isinstance(label, str)],
+        labels=[checked_text(label, "workflow_job.labels") for label in raw_labels if isinstance(label, str)],
         version="",
     )
     at = row.completed_at or row.started_at or row.created_at

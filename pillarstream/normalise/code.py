@@ -10,11 +10,14 @@ from typing import Any
 
 from pillarstream.normalise.context import Incoming, login
 from pillarstream.normalise.fields import (
+    checked_int,
+    checked_text,
     flag,
     headline,
     integer,
     moment,
     obj,
+    parse_moment,
     required_int,
     required_moment,
     required_text,
@@ -59,19 +62,22 @@ def _repository_row(raw: tuple[Any, ...]) -> Repository | None:
     if not isinstance(repo_id, int) or isinstance(repo_id, bool) or not isinstance(full_name, str):
         return None
     row = Repository(
-        repo_id=repo_id, org=org, full_name=full_name, name=_str(name),
-        owner_login=_str(owner_login), language=_str(language), default_branch=_str(default_branch),
-        private=_bool(private), archived=_bool(archived), fork=_bool(fork), visibility=_str(visibility),
-        created_at=moment({"t": created_at}, "t"), updated_at=moment({"t": updated_at}, "t"), deleted=deleted,
-        version="",
+        repo_id=checked_int(repo_id, "repository.id"), org=org,
+        full_name=checked_text(full_name, "repository.full_name"), name=_str(name, "name"),
+        owner_login=_str(owner_login, "owner.login"), language=_str(language, "language"),
+        default_branch=_str(default_branch, "default_branch"), private=_bool(private), archived=_bool(archived),
+        fork=_bool(fork), visibility=_str(visibility, "visibility"),
+        created_at=parse_moment(created_at, "repository.created_at"),
+        updated_at=parse_moment(updated_at, "repository.updated_at"), deleted=deleted, version="",
     )
     # Language is re-detected on push without touching updated_at, so the later of the two is the age.
-    newest = max((t for t in (row.updated_at, moment({"t": pushed_at}, "t")) if t is not None), default=None)
+    newest = max((t for t in (row.updated_at, parse_moment(pushed_at, "repository.pushed_at")) if t is not None),
+                 default=None)
     return stamp(row, 1 if deleted else 0, newest)
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+def _str(value: Any, field: str) -> str | None:
+    return checked_text(value, f"repository.{field}") if isinstance(value, str) else None
 
 
 def _bool(value: Any) -> bool | None:
@@ -88,7 +94,7 @@ def push(ev: Incoming) -> Facts:
     to_default = default_branch is not None and ref == _BRANCH_PREFIX + default_branch
     # repository.pushed_at is the time of this push (epoch seconds in push payloads); the head commit's
     # timestamp is only a fallback because it is when the commit was made, not when it landed.
-    pushed_at = moment(repo, "pushed_at") or moment(body, "head_commit", "timestamp") or ev.received_at
+    pushed_at = moment(body, "repository", "pushed_at") or moment(body, "head_commit", "timestamp") or ev.received_at
     raw_commits = [c for c in body.get("commits") or [] if isinstance(c, dict)]
     head = obj(body, "head_commit")
     if head and all(c.get("id") != head.get("id") for c in raw_commits):
@@ -127,7 +133,7 @@ def pull_request_row(ev: Incoming, pr: dict[str, Any]) -> PullRequest:
     author = obj(pr, "user")
     merged_at = moment(pr, "merged_at")
     row = PullRequest(
-        pr_id=required_int(pr, "id"), repo_id=ev.repo_id, org=ev.org, number=required_int(pr, "number"),
+        pr_id=required_int(pr, "id"), repo_id=ev.repo_id, org=ev.org, number=required_int(pr, "number", bits=32),
         title=text(pr, "title"), html_url=text(pr, "html_url"), author_login=login(author),
         author_is_bot=ev.is_bot(author), state=text(pr, "state") or "open", draft=flag(pr, "draft"),
         merged=bool(flag(pr, "merged")) or merged_at is not None,
@@ -135,9 +141,9 @@ def pull_request_row(ev: Incoming, pr: dict[str, Any]) -> PullRequest:
         updated_at=required_moment(pr, "updated_at"), closed_at=moment(pr, "closed_at"), merged_at=merged_at,
         merged_by_login=login(obj(pr, "merged_by")), base_ref=text(pr, "base", "ref"),
         head_ref=text(pr, "head", "ref"), head_sha=text(pr, "head", "sha"),
-        merge_commit_sha=text(pr, "merge_commit_sha"), additions=integer(pr, "additions"),
-        deletions=integer(pr, "deletions"), changed_files=integer(pr, "changed_files"),
-        commits=integer(pr, "commits"), version="",
+        merge_commit_sha=text(pr, "merge_commit_sha"), additions=integer(pr, "additions", bits=32),
+        deletions=integer(pr, "deletions", bits=32), changed_files=integer(pr, "changed_files", bits=32),
+        commits=integer(pr, "commits", bits=32), version="",
     )
     return stamp(row, 0, row.updated_at)
 

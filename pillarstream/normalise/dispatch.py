@@ -11,7 +11,7 @@ from pillarstream.config import PillarConfig
 from pillarstream.envelope import Envelope
 from pillarstream.normalise import checks, code, infra, org
 from pillarstream.normalise.context import Incoming
-from pillarstream.normalise.fields import PayloadError
+from pillarstream.normalise.fields import BIGINT, EARLIEST, LATEST, PayloadError, checked_int, checked_text
 from pillarstream.normalise.rows import Facts
 
 Normaliser = Callable[[Incoming], Facts]
@@ -51,8 +51,10 @@ def normaliser_for(event: str, action: str | None) -> Normaliser | None:
 def normalise(envelope: Envelope, config: PillarConfig) -> Facts:
     """All facts one delivery states. Pure: no I/O, same input → same rows.
 
-    Raises :class:`PayloadError` when the payload lacks what its facts are keyed by.
+    Raises :class:`PayloadError` when the payload lacks what its facts are keyed by, or the envelope or
+    payload holds a value the warehouse cannot store.
     """
+    check_envelope(envelope)
     handler = normaliser_for(envelope.event, envelope.action)
     if handler is None:
         return Facts()
@@ -69,3 +71,23 @@ def normalise(envelope: Envelope, config: PillarConfig) -> Facts:
     if repo is not None:
         facts.repositories.append(repo)
     return facts
+
+
+_ENVELOPE_TEXT = ("delivery_id", "event", "source", "action", "org", "repo_full_name", "hook_id", "origin")
+
+
+def check_envelope(envelope: Envelope) -> None:
+    """The envelope's values that the delivery log stores, checked like payload fields (every event has a
+    delivery row, handled or not)."""
+    e = envelope
+    joined = "".join(v for v in (e.delivery_id, e.event, e.source, e.action, e.org, e.repo_full_name, e.hook_id,
+                                 e.origin) if v is not None)
+    if not joined.isascii() or "\x00" in joined:  # the rare case: find the field to name
+        for name in _ENVELOPE_TEXT:
+            value = getattr(envelope, name)
+            if value is not None:
+                checked_text(value, f"envelope {name}")
+    if e.repo_id is not None and not -BIGINT <= e.repo_id < BIGINT:
+        checked_int(e.repo_id, "envelope repo_id (repository.id)")
+    if not EARLIEST <= envelope.received_at < LATEST:
+        raise PayloadError(f"envelope received_at in year {envelope.received_at.year} is outside 1970..2100")

@@ -52,7 +52,7 @@ def issues(ev: Incoming) -> Facts:
     gone = ev.action in ("deleted", "transferred")
     row = Issue(
         issue_id=required_int(issue, "id"), repo_id=ev.repo_id, org=ev.org,
-        number=required_int(issue, "number"),
+        number=required_int(issue, "number", bits=32),
         title=text(issue, "title"), state=text(issue, "state") or "open", author_login=login(author),
         author_is_bot=ev.is_bot(author), labels=names, is_incident=ev.config.is_incident(names),
         created_at=required_moment(issue, "created_at"), updated_at=required_moment(issue, "updated_at"),

@@ -53,6 +53,20 @@ CREATE TABLE public.commits (
     message_headline text,
     first_default_push_at timestamp with time zone
 );
+CREATE TABLE public.dead_letters (
+    delivery_id text NOT NULL,
+    event text,
+    error text NOT NULL,
+    envelope bytea NOT NULL,
+    payload bytea NOT NULL,
+    kafka_topic text NOT NULL,
+    kafka_partition integer NOT NULL,
+    kafka_offset bigint NOT NULL,
+    first_seen timestamp with time zone NOT NULL,
+    last_seen timestamp with time zone NOT NULL,
+    attempts integer NOT NULL,
+    resolved_at timestamp with time zone
+);
 CREATE TABLE public.deliveries (
     delivery_id text NOT NULL,
     event text NOT NULL,
@@ -411,6 +425,15 @@ CREATE VIEW reporting.compatibility_metrics (
     window_days integer,
     value double precision
 );
+CREATE VIEW reporting.dead_letters (
+    delivery_id text,
+    event text,
+    error text,
+    first_seen timestamp with time zone,
+    last_seen timestamp with time zone,
+    attempts integer,
+    resolved_at timestamp with time zone
+);
 CREATE VIEW reporting.deployments (
     status_id bigint,
     deployment_id bigint,
@@ -573,6 +596,8 @@ CREATE UNIQUE INDEX check_runs_pkey ON public.check_runs USING btree (check_run_
 CREATE UNIQUE INDEX check_suites_pkey ON public.check_suites USING btree (check_suite_id);
 CREATE INDEX commits_landed ON public.commits USING btree (repo_id, first_default_push_at);
 CREATE UNIQUE INDEX commits_pkey ON public.commits USING btree (repo_id, sha);
+CREATE INDEX dead_letters_open ON public.dead_letters USING btree (first_seen) WHERE (resolved_at IS NULL);
+CREATE UNIQUE INDEX dead_letters_pkey ON public.dead_letters USING btree (delivery_id);
 CREATE INDEX deliveries_event ON public.deliveries USING btree (event, received_at);
 CREATE UNIQUE INDEX deliveries_pkey ON public.deliveries USING btree (delivery_id);
 CREATE INDEX deliveries_received_at ON public.deliveries USING btree (received_at);
@@ -610,6 +635,7 @@ CREATE INDEX workflow_runs_completed ON public.workflow_runs USING btree (repo_i
 CREATE UNIQUE INDEX workflow_runs_pkey ON public.workflow_runs USING btree (run_id);
 GRANT SELECT ON reporting.check_runs TO pillarstream_reader;
 GRANT SELECT ON reporting.compatibility_metrics TO pillarstream_reader;
+GRANT SELECT ON reporting.dead_letters TO pillarstream_reader;
 GRANT SELECT ON reporting.deployments TO pillarstream_reader;
 GRANT SELECT ON reporting.incidents TO pillarstream_reader;
 GRANT SELECT ON reporting.infrastructure_metrics TO pillarstream_reader;
@@ -625,6 +651,7 @@ GRANT DELETE, INSERT, SELECT, UPDATE ON backfill.cursors TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.check_runs TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.check_suites TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.commits TO pillarstream_writer;
+GRANT INSERT, SELECT, UPDATE ON public.dead_letters TO pillarstream_writer;
 GRANT INSERT, SELECT ON public.deliveries TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.deployment_statuses TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.deployments TO pillarstream_writer;

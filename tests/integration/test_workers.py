@@ -146,6 +146,7 @@ def test_postgres_restart_under_load(pipeline, services):
         eventually(lambda: delivery_count(server.dsn(WRITER)) == len(sent), timeout=120, what="all rows")
         rows = query(server.dsn(WRITER), "SELECT count(DISTINCT delivery_id), count(*) FROM deliveries")
         assert rows == [(len(sent), len(sent))]
+        assert query(server.dsn(WRITER), "SELECT count(*) FROM dead_letters") == [(0,)]  # an outage is no dead letter
         assert "sink write failed, retrying" in (pipeline.root / "worker-warehouse.log").read_text()
     finally:
         pipeline.stop()

@@ -63,3 +63,20 @@ def test_a_failed_write_fails_every_item_it_held_and_no_other():
     assert first is None
     assert isinstance(two, RuntimeError) and isinstance(three, RuntimeError) and str(two) == "refused 3"
     assert calls == [[1], [2, 3], [4]]
+
+
+def test_an_item_submitted_alone_is_written_in_a_write_of_its_own_in_turn():
+    async def main():
+        write = Recorder()
+        writer = GroupWriter(write)
+        first = asyncio.create_task(writer.submit(1))
+        await settle()
+        alone = asyncio.create_task(writer.submit(2, alone=True))
+        await settle()
+        later = [asyncio.create_task(writer.submit(i)) for i in (3, 4)]
+        await settle()
+        write.release.set()
+        await asyncio.wait_for(asyncio.gather(first, alone, *later), 5)
+        return write.calls
+
+    assert asyncio.run(main()) == [[1], [2], [3, 4]]
