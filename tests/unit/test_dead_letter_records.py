@@ -5,9 +5,9 @@ import json
 import pytest
 
 from pillarstream.config import PillarConfig
-from pillarstream.envelope import ENVELOPE_HEADER, from_payload, to_record
+from pillarstream.envelope import ENVELOPE_HEADER, to_record
 from stream_processors.warehouse import dead_letter, prepare_raw
-from tests.hostile import RECEIVED
+from tests.hostile import enveloped
 
 pytestmark = pytest.mark.unit
 CONFIG = PillarConfig()
@@ -15,8 +15,9 @@ CONFIG = PillarConfig()
 
 def record(delivery_id: str, body: dict, offset: int, event: str = "star"):
     payload = json.dumps(body).encode()
-    _, value, headers = to_record(from_payload(delivery_id=delivery_id, event=event, payload=payload,
-                                               parsed=body, source="webhook", received_at=RECEIVED))
+    envelope = enveloped(delivery_id, event, payload)
+    assert envelope is not None
+    _, value, headers = to_record(envelope)
     return ("github.events", 1, offset, value, headers)
 
 

@@ -18,7 +18,7 @@ from stream_processors.archiver import Consumed
 from stream_processors.facts import upserts
 from stream_processors.warehouse import prepare
 from tests.harness import fixture_bytes
-from tests.hostile import RECEIVED, hostile_deliveries
+from tests.hostile import RECEIVED, enveloped, hostile_deliveries
 
 pytestmark = pytest.mark.unit
 CONFIG = PillarConfig()
@@ -31,8 +31,8 @@ def push_with(**repository: Any) -> bytes:
 
 
 def normalised(event: str, payload: bytes) -> Facts:
-    envelope = from_payload(delivery_id="d-1", event=event, payload=payload, parsed=json.loads(payload),
-                            source="webhook", received_at=RECEIVED)
+    envelope = enveloped("d-1", event, payload)
+    assert envelope is not None
     return normalise(envelope, CONFIG)
 
 
