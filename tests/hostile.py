@@ -80,14 +80,14 @@ def hostile_deliveries(draw: st.DrawFn, delivery_id: str = "d-hostile") -> Envel
     return envelope
 
 
-def enveloped(delivery_id: str, event: str, payload: bytes) -> Envelope | None:
+def enveloped(delivery_id: str, event: str, payload: bytes, received_at: datetime = RECEIVED) -> Envelope | None:
     """The envelope as the receiver builds it. Where the receiver refuses the delivery only because its
     repository id is beyond bigint, the envelope another producer (an older receiver, a hand-made replay)
     could still have written, so the worker's own checks are tested; None for anything else refused."""
     parsed = json.loads(payload)
     try:
         return from_payload(delivery_id=delivery_id, event=event, payload=payload, parsed=parsed,
-                            source="webhook", received_at=RECEIVED)
+                            source="webhook", received_at=received_at)
     except EnvelopeError:
         repo = parsed.get("repository") if isinstance(parsed, dict) else None
         if not isinstance(repo, dict) or not isinstance(repo.get("id"), int):
@@ -95,7 +95,7 @@ def enveloped(delivery_id: str, event: str, payload: bytes) -> Envelope | None:
         try:
             unchecked = from_payload(delivery_id=delivery_id, event=event, payload=payload,
                                      parsed={**parsed, "repository": {**repo, "id": None}},
-                                     source="webhook", received_at=RECEIVED)
+                                     source="webhook", received_at=received_at)
         except EnvelopeError:
             return None
         return replace(unchecked, repo_id=repo["id"])

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 
 from devstack.process import free_port
 from pillarstream.config import PillarConfig
-from pillarstream.envelope import Envelope, from_payload, to_record
+from pillarstream.envelope import Envelope, to_record
 from receiver.publisher import KafkaPublisher
 from stream_processors.archiver import Consumed, RawRecord
 from stream_processors.group_writer import GroupWriter
@@ -26,7 +26,7 @@ from stream_processors.isolation import write_isolating
 from stream_processors.postgres_errors import classify
 from stream_processors.warehouse import PostgresSink, PreparedBatch, prepare, prepare_raw
 from tests.harness import eventually, fixture_bytes, query
-from tests.hostile import hostile_deliveries
+from tests.hostile import enveloped, hostile_deliveries
 
 pytestmark = pytest.mark.integration
 CONFIG = PillarConfig()
@@ -41,8 +41,9 @@ def push(n: int, **repository: object) -> Envelope:
     if "ref" in repository:
         body["ref"] = body["repository"].pop("ref")
     payload = json.dumps(body).encode()
-    return from_payload(delivery_id=str(uuid.uuid4()), event="push", payload=payload, parsed=json.loads(payload),
-                        source="webhook", received_at=datetime.now(UTC))
+    envelope = enveloped(str(uuid.uuid4()), "push", payload, received_at=datetime.now(UTC))
+    assert envelope is not None
+    return envelope
 
 
 def raw(envelopes: Sequence[Envelope]) -> list[RawRecord]:
