@@ -33,8 +33,10 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def port_busy(port: int) -> bool:
-    """Whether something listens on (or holds) the port on any local address: binding it is the only sure test."""
+    """Whether a server holds the port: binding it is the sure test (connections in TIME_WAIT do not count, as for
+    the servers themselves, which all set SO_REUSEADDR)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
