@@ -185,6 +185,7 @@ class PostgresServer:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         if done.returncode != 0:
+            (self._secrets / ADMIN).unlink(missing_ok=True)  # no cluster knows it: not a secret to keep
             raise StartError(f"initdb failed{' (as user ' + user + ')' if user else ''}: {_one_line(done.stderr)}")
 
     def remove(self) -> None:

@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NO_COLOR=1 PIP_NO_COLOR=1 PIP_PROGRESS_BAR=off PIP_DISABLE_PIP_VERSION_CHECK=1 TERM=dumb
+# Some package builds colour their output whatever they are told (a first checkov install printed `ESC[0m`).
+plain() { sed -u 's/\x1b\[[0-9;?]*[A-Za-z]//g'; }
 
 test_tools=0
 for arg in "$@"; do
@@ -37,8 +39,8 @@ fi
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [[ ! -f $stamp ]]; then
   echo "bootstrap: installing Python packages"
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[dev]'
+  .venv/bin/pip install -q --upgrade pip 2>&1 | plain
+  .venv/bin/pip install -q -e '.[dev]' 2>&1 | plain
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 
@@ -48,7 +50,7 @@ if ((test_tools)) && [[ ! -x .local/tools/checkov/bin/checkov ]]; then
   echo "bootstrap: installing checkov (for the tests) into .local/tools/checkov"
   rm -rf .local/tools/checkov
   "$PYTHON" -m venv .local/tools/checkov
-  .local/tools/checkov/bin/pip install -q checkov==3.3.30
+  .local/tools/checkov/bin/pip install -q checkov==3.3.30 2>&1 | plain
 fi
 
 # The same folder `up` and the tests use (devstack.kafka.JAR_CACHE), whatever PILLARSTREAM_DATA_DIR says.
