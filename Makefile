@@ -39,6 +39,7 @@ bench: bootstrap
 	.venv/bin/python bench/warehouse_bench.py
 	.venv/bin/python bench/replay_bench.py
 	.venv/bin/python bench/backfill_bench.py
+	.venv/bin/python bench/worker_resume_bench.py
 
 demo:
 	.venv/bin/pillarstream demo
