@@ -90,11 +90,17 @@ class Child:
         self.name = name
         self.log_path = log_path
         self.stop_signal = stop_signal
+        self._spec = (list(argv), env, cwd, user)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             list(argv), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, cwd=cwd, preexec_fn=_preexec(stop_signal, user))
+
+    def respawn(self) -> Child:
+        """The same command started again, with the same log, environment, folder and user."""
+        argv, env, cwd, user = self._spec
+        return Child(self.name, argv, self.log_path, env=env, cwd=cwd, stop_signal=self.stop_signal, user=user)
 
     @property
     def pid(self) -> int:

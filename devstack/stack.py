@@ -210,6 +210,8 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
             say("starting Superset (installs it on first use) ...")
             superset_server = SupersetServer(data / "superset", superset_port, services.postgres.dsn(READER))
             superset_server.start()
+            if superset_server.child is not None:
+                supervisor.adopt("superset", superset_server.child.respawn, superset_server.child)
         stack.update({
             "webhook_url": webhook,
             "webhook_secret_file": str(secret_file),
