@@ -172,8 +172,9 @@ class PostgresServer:
             self._chown(target)
             link.symlink_to(target)
         user = _run_as()
-        # The admin password reaches initdb in a private file in a private folder, removed whatever happens.
-        scratch = Path(tempfile.mkdtemp(prefix="pillarstream-initdb-"))
+        # The admin password reaches initdb in a private file in a private folder beside the cluster (where the
+        # server's user can reach, unlike perhaps TMPDIR), removed whatever happens.
+        scratch = Path(tempfile.mkdtemp(prefix="pillarstream-initdb-", dir=self.cluster.parent))
         try:
             self._chown(scratch)
             pwfile = scratch / "pw"
@@ -186,7 +187,10 @@ class PostgresServer:
             shutil.rmtree(scratch, ignore_errors=True)
         if done.returncode != 0:
             (self._secrets / ADMIN).unlink(missing_ok=True)  # no cluster knows it: not a secret to keep
-            raise StartError(f"initdb failed{' (as user ' + user + ')' if user else ''}: {_one_line(done.stderr)}")
+            why = _one_line(done.stderr)
+            if user and not self._server_user_can_reach(self.cluster.parent):
+                why += f" (the {user} user cannot enter {self.cluster.parent}; move or remove {self.cluster})"
+            raise StartError(f"initdb failed{' (as user ' + user + ')' if user else ''}: {why}")
 
     def remove(self) -> None:
         """Deletes the cluster, including a relocated one (the data folder itself is the caller's)."""

@@ -127,12 +127,15 @@ class Port:
     make_variable: str
 
 
-def busy_port_message(port: Port) -> str:
+def busy_port_message(port: Port, taken: set[int]) -> str:
+    """One line: which port, for what, held by which process (when /proc shows it), and a free one to use."""
     owner = port_owner(port.number)
-    other = next(p for p in range(port.number + 1, port.number + 200) if not port_busy(p))
+    candidates = (p for p in range(port.number + 1, min(port.number + 500, 65536)) if p not in taken)
+    other = next((p for p in candidates if not port_busy(p)), None)
+    instead = f"{other}" if other else "N"
     return (f"pillarstream up: port {port.number} ({port.what}) is in use"
             + (f" by {owner}" if owner else "") + ". Stop that process, or choose another port: "
-            f"make up {port.make_variable}={other}  (or pillarstream up {port.flag} {other})")
+            f"make up {port.make_variable}={instead}  (or pillarstream up {port.flag} {instead})")
 
 
 def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9092, controller_port: int = 9093,
@@ -146,7 +149,7 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
              *([Port(superset_port, "Superset", "--superset-port", "SUPERSET_PORT")] if superset else [])]
     busy = [port for port in ports if port_busy(port.number)]
     for port in busy:
-        print(busy_port_message(port), file=sys.stderr)
+        print(busy_port_message(port, {p.number for p in ports}), file=sys.stderr)
     if busy:
         return 1
     say = partial(print, flush=True)
@@ -155,11 +158,14 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
     supervisor = Supervisor()
     superset_server = None
     stopping = False
+    supervising = False
     stack: dict[str, Any] = {}
 
     def stop(signum: int, frame: Any) -> None:
         nonlocal stopping
         stopping = True
+        if not supervising:  # Ctrl-C while starting: stop waiting now (the finally below stops what runs)
+            raise KeyboardInterrupt
 
     def write_stack() -> None:
         if stack:
@@ -239,6 +245,7 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
             + (f"  Superset        {superset_server.url}/superset/dashboard/pillarstream-overview/  (user admin, "
                f"password in {data / 'superset' / 'admin_password'})\n" if superset_server else "")
             + "Try: pillarstream demo      (in another terminal, from any folder)\n")
+        supervising = True
         while not stopping:
             supervisor.check()
             time.sleep(0.25)

@@ -61,6 +61,9 @@ def up_command(tmp_path):
     yield start, run, data
     for pid in processes_mentioning(str(data)):
         os.kill(pid, signal.SIGKILL)
+    for log in [*(data / "logs").glob("*.log"), data / "kafka" / "kafka.log", data / "postgres" / "postgres.log"]:
+        if log.exists():  # kept with the test's files (pytest keeps the last runs' tmp_path) for a post-mortem
+            shutil.copyfile(log, tmp_path / log.name)
     PostgresServer(data / "postgres").remove()  # a cluster relocated for root lives outside data
     shutil.rmtree(data, ignore_errors=True)
 

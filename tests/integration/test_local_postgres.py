@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 import psycopg2
@@ -62,11 +61,8 @@ def files_with_text(root: Path, text: str) -> list[Path]:
     return found
 
 
-def test_failed_initdb_is_one_line_and_leaves_no_password_file(tmp_path, monkeypatch):
+def test_failed_initdb_is_one_line_and_leaves_no_password_file(tmp_path):
     home = private_folder(tmp_path)
-    scratch = Path(tempfile.mkdtemp(prefix="pillarstream-test-"))  # where initdb's password file is made
-    scratch.chmod(0o755)
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     server = PostgresServer(home / "postgres", free_port())
     # Something that is not a cluster already sits where the cluster goes: initdb refuses it.
     (home / "postgres" / "cluster").mkdir(parents=True)
@@ -77,11 +73,10 @@ def test_failed_initdb_is_one_line_and_leaves_no_password_file(tmp_path, monkeyp
             server.start(timeout=30)
         message = str(failure.value)
         assert message.startswith("initdb failed") and "initdb: error:" in message and "\n" not in message
-        assert files_with_text(home, password) == [] and files_with_text(scratch, password) == []
-        assert list(scratch.iterdir()) == []
+        assert files_with_text(home, password) == []
+        assert list(home.rglob("pillarstream-initdb-*")) == []
         readable = [p for p in home.rglob("*") if p.is_file() and stat.S_IMODE(p.stat().st_mode) & 0o077
                     and p.name != "notes.txt"]
         assert readable == []
     finally:
         server.stop()
-        os.rmdir(scratch)
