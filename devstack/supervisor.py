@@ -1,7 +1,8 @@
 """Keeps every process of `pillarstream up` running: a service that dies is reaped, reported and restarted.
 
 Restarts back off (0.5 s, doubling to 30 s) while a service keeps dying soon after it starts, and the delay
-resets once it has stayed up for a minute. What happened is kept per service (restart count, last exit) for
+resets once it has stayed up for 10 s (so a worker that crash-looped while the broker was down is, once
+running again, restarted at once the next time). What happened is kept per service (restart count, last exit) for
 the console and for `pillarstream status --json`.
 """
 
@@ -17,7 +18,7 @@ from devstack.process import Child, reap_orphans
 
 FIRST_DELAY_S = 0.5
 MAX_DELAY_S = 30.0
-STABLE_AFTER_S = 60.0
+STABLE_AFTER_S = 10.0
 
 
 @dataclass
@@ -35,8 +36,10 @@ class Service:
     restart_at: float | None = None  # monotonic time of the pending restart, while the service is down
 
     def state(self) -> dict[str, Any]:
+        running = self.restart_at is None and self.child.alive()
         return {"pid": self.child.pid if self.restart_at is None else None,
-                "running": self.restart_at is None and self.child.alive(),
+                "running": running,
+                "up_for_s": round(time.monotonic() - self.started, 1) if running else None,
                 "restarts": self.restarts, "last_exit": self.last_exit,
                 "last_exit_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.last_exit_at))
                 if self.last_exit_at else None}
