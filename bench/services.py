@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,4 +24,4 @@ def bench_services(name: str, **options: Any) -> Iterator[tuple[Path, LocalServi
         yield root, services
     finally:
         services.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        services.remove()

@@ -3,37 +3,46 @@
 from __future__ import annotations
 
 import base64
+import logging
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
-from devstack.process import Child, wait_until
+from devstack.process import Child, StartError, port_open, wait_until
 
 KAFKA_VERSION = "3.9.1"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POM = REPO_ROOT / "tools" / "kafka" / "pom.xml"
+# The one place the broker's jars are kept, whatever DATA_DIR is: bootstrap, `up` and the tests share it.
+JAR_CACHE = REPO_ROOT / ".local" / "cache"
 MAX_MESSAGE_BYTES = 28 * 2**20  # GitHub's 25 MB cap plus the envelope and record overhead
 
 
-def kafka_libs(cache_dir: Path) -> Path:
+def kafka_libs(cache_dir: Path = JAR_CACHE) -> Path:
     """The broker's classpath folder, resolved once with Maven (`mvn dependency:copy-dependencies`)."""
     libs = (cache_dir / f"kafka-{KAFKA_VERSION}" / "libs").resolve()
     if (libs / f"kafka_2.13-{KAFKA_VERSION}.jar").exists():
         return libs
     if shutil.which("mvn") is None:
-        raise RuntimeError("Maven (mvn) is needed to fetch the Kafka broker; install it (apt-get install maven)")
+        raise StartError("Maven (mvn) is needed to fetch the Kafka broker; install it (apt-get install maven)")
+    print(f"fetching the Kafka {KAFKA_VERSION} broker's jars from Maven Central into {libs} (once) ...", flush=True)
     tmp = libs.with_name("libs.partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    subprocess.run(
+    done = subprocess.run(
         ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), "dependency:copy-dependencies",
          "-DincludeScope=runtime",
          f"-Dkafka.version={KAFKA_VERSION}", f"-DoutputDirectory={tmp}"],
-        check=True)
+        capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        lines = [line for line in (done.stdout + done.stderr).splitlines() if "ERROR" in line] or ["(no output)"]
+        raise StartError(f"fetching the Kafka jars with Maven failed: {lines[0].strip()}")
     tmp.rename(libs)
     return libs
 
@@ -74,8 +83,21 @@ class SaslSslListener:
                 for name, password in self.users.items() for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512")]
 
 
+@contextmanager
+def quiet_kafka_client() -> Iterator[None]:
+    """While we probe a broker that is still starting, kafka-python's connection-refused ERROR lines are
+    expected and say nothing: hide them for the probe only."""
+    logger = logging.getLogger("kafka")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 class KafkaBroker:
-    def __init__(self, data_dir: Path, cache_dir: Path, port: int = 9092, controller_port: int = 9093,
+    def __init__(self, data_dir: Path, cache_dir: Path = JAR_CACHE, port: int = 9092, controller_port: int = 9093,
                  heap: str = "512m", sasl_ssl: SaslSslListener | None = None) -> None:
         self.sasl_ssl = sasl_ssl
         self.data_dir = data_dir.resolve()
@@ -151,22 +173,43 @@ class KafkaBroker:
             formatting = self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                                     "-c", str(config),
                                     *(self.sasl_ssl.scram_arguments() if self.sasl_ssl is not None else []))
-            subprocess.run(formatting, check=True, capture_output=True)
-        self.child = Child("kafka", self._java("kafka.Kafka", str(config)), self.data_dir / "kafka.log")
-        wait_until(self.answers, timeout=timeout, what=f"Kafka on {self.bootstrap}", child=self.child)
+            done = subprocess.run(formatting, capture_output=True, stdin=subprocess.DEVNULL)
+            if done.returncode != 0:
+                lines = done.stderr.decode(errors="replace").strip().splitlines() or ["(no output)"]
+                raise StartError(f"formatting Kafka's storage in {self.data_dir} failed: {lines[-1]}")
+        self.launch()
+        wait_until(self.ready, timeout=timeout, what=f"Kafka on {self.bootstrap}", child=self.child)
+
+    def launch(self) -> Child:
+        """Starts the broker process without waiting for it (the supervisor's restart)."""
+        self.child = Child("kafka", self._java("kafka.Kafka", str(self.data_dir / "server.properties")),
+                           self.data_dir / "kafka.log")
+        return self.child
 
     def answers(self) -> bool:
-        try:
-            admin = KafkaAdminClient(bootstrap_servers=[self.bootstrap], request_timeout_ms=3000)
-        except (KafkaError, OSError, ValueError):
+        """The broker answers metadata requests."""
+        return self._probe(lambda admin: admin.describe_cluster())
+
+    def ready(self) -> bool:
+        """The broker answers and can coordinate consumer groups (``__consumer_offsets`` exists and has a
+        leader), so workers started now do not log GroupCoordinatorNotAvailable while it is created."""
+        return self._probe(lambda admin: admin.list_consumer_group_offsets("pillarstream-readiness-probe"))
+
+    def _probe(self, request: Callable[[KafkaAdminClient], object]) -> bool:
+        if not port_open(self.port):
             return False
-        try:
-            admin.describe_cluster()
-            return True
-        except (KafkaError, OSError):
-            return False
-        finally:
-            admin.close()
+        with quiet_kafka_client():
+            try:
+                admin = KafkaAdminClient(bootstrap_servers=[self.bootstrap], request_timeout_ms=3000)
+            except (KafkaError, OSError, ValueError):
+                return False
+            try:
+                request(admin)
+                return True
+            except (KafkaError, OSError, ValueError):
+                return False
+            finally:
+                admin.close()
 
     def stop(self) -> None:
         if self.child:

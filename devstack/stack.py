@@ -9,21 +9,38 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 
-from devstack.kafka import KAFKA_VERSION, KafkaBroker
-from devstack.postgres import ADMIN, DATABASE, READER, WRITER, PostgresServer
-from devstack.process import Child, port_open, wait_until
+from devstack.kafka import JAR_CACHE, KAFKA_VERSION, REPO_ROOT, KafkaBroker
+from devstack.postgres import ADMIN, DATABASE, READER, WRITER, PostgresServer, write_private
+from devstack.process import Child, StartError, become_subreaper, port_busy, port_open, port_owner, wait_until
+from devstack.supervisor import Supervisor
 from pillarstream.settings import ENV_PREFIX, Settings
 
 STACK_FILE = "stack.json"
+
+
+def local_data_dir(settings: Settings) -> Path:
+    """The local stack's folder: ``PILLARSTREAM_DATA_DIR`` when set, else the checkout's ``.local``, so `status`
+    and `demo` find a running `make up` from any folder."""
+    if "data_dir" in settings.model_fields_set:
+        return settings.data_dir.resolve()
+    return REPO_ROOT / ".local"
+
+
+def local_archive(settings: Settings, data: Path) -> str:
+    return settings.archive_url or f"file://{data / 'archive'}"
 
 
 class LocalServices:
@@ -32,23 +49,42 @@ class LocalServices:
     def __init__(self, root: Path, *, kafka_port: int, controller_port: int, pg_port: int,
                  durable: bool = True, topic: str = "github.events.raw", partitions: int = 6) -> None:
         self.root = root.resolve()
-        self.kafka = KafkaBroker(self.root / "kafka", self.root.parent / "cache", kafka_port, controller_port)
+        self.kafka = KafkaBroker(self.root / "kafka", JAR_CACHE, kafka_port, controller_port)
         self.postgres = PostgresServer(self.root / "postgres", pg_port, durable=durable)
         self.topic = topic
         self.partitions = partitions
 
-    def start(self) -> None:
+    def start(self, say: Callable[[str], None] = lambda line: None) -> None:
+        """Starts both and waits until each is ready; ``say`` hears a progress line for each step that takes time."""
         from receiver.publisher import ensure_topic
         from stream_processors.migrations import migrate
 
+        began = time.monotonic()
+        say(f"starting Kafka {KAFKA_VERSION} on {self.kafka.bootstrap} ...")
         self.kafka.start()
+        say(f"  Kafka ready ({time.monotonic() - began:.1f}s)")
+        began = time.monotonic()
+        fresh = not (self.postgres.cluster / "PG_VERSION").exists()
+        say(f"starting PostgreSQL {self.postgres.version} on 127.0.0.1:{self.postgres.port}"
+            + (" (creating its cluster first) ..." if fresh else " ..."))
         self.postgres.start()
-        migrate(self.postgres.dsn(ADMIN, DATABASE))
+        where = self.postgres.cluster
+        say(f"  PostgreSQL ready ({time.monotonic() - began:.1f}s); cluster in {where}"
+            + ("  (the postgres user cannot enter " + str(self.root) + ", so it lives there)"
+               if self.postgres.relocated else ""))
+        applied = migrate(self.postgres.dsn(ADMIN, DATABASE))
+        if applied:
+            say(f"  applied {len(applied)} migration(s)")
         ensure_topic(self.kafka.bootstrap, self.topic, self.partitions, 1)
 
     def stop(self) -> None:
         self.kafka.stop()
         self.postgres.stop()
+
+    def remove(self) -> None:
+        """Deletes every file of this stack, including a relocated Postgres cluster (stop it first)."""
+        self.postgres.remove()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def webhook_secret_file(data_dir: Path) -> Path:
@@ -56,8 +92,7 @@ def webhook_secret_file(data_dir: Path) -> Path:
     path = data_dir / "secrets" / "webhook_secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.write_text(secrets.token_hex(32) + "\n")
-        path.chmod(0o600)
+        write_private(path, secrets.token_hex(32) + "\n")
     return path
 
 
@@ -84,92 +119,150 @@ def http_ok(url: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Port:
+    number: int
+    what: str
+    flag: str
+    make_variable: str
+
+
+def busy_port_message(port: Port, taken: set[int]) -> str:
+    """One line: which port, for what, held by which process (when /proc shows it), and a free one to use."""
+    owner = port_owner(port.number)
+    candidates = (p for p in range(port.number + 1, min(port.number + 500, 65536)) if p not in taken)
+    other = next((p for p in candidates if not port_busy(p)), None)
+    instead = f"{other}" if other else "N"
+    return (f"pillarstream up: port {port.number} ({port.what}) is in use"
+            + (f" by {owner}" if owner else "") + ". Stop that process, or choose another port: "
+            f"make up {port.make_variable}={instead}  (or pillarstream up {port.flag} {instead})")
+
+
 def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9092, controller_port: int = 9093,
            postgres_port: int = 5433, superset: bool = False, superset_port: int = 8088) -> int:
-    data = settings.data_dir.resolve()
-    for port in (kafka_port, controller_port, postgres_port, receiver_port, *([superset_port] if superset else [])):
-        if port_open(port):
-            print(f"pillarstream up: port {port} is in use (another `make up`?). Stop it first.", file=sys.stderr)
-            return 1
+    data = local_data_dir(settings)
+    archive = local_archive(settings, data)
+    ports = [Port(receiver_port, "the webhook receiver", "--port", "PORT"),
+             Port(kafka_port, "Kafka", "--kafka-port", "KAFKA_PORT"),
+             Port(controller_port, "Kafka's KRaft controller", "--controller-port", "CONTROLLER_PORT"),
+             Port(postgres_port, "PostgreSQL", "--postgres-port", "POSTGRES_PORT"),
+             *([Port(superset_port, "Superset", "--superset-port", "SUPERSET_PORT")] if superset else [])]
+    busy = [port for port in ports if port_busy(port.number)]
+    for port in busy:
+        print(busy_port_message(port, {p.number for p in ports}), file=sys.stderr)
+    if busy:
+        return 1
+    say = partial(print, flush=True)
     services = LocalServices(data, kafka_port=kafka_port, controller_port=controller_port, pg_port=postgres_port,
                              topic=settings.raw_topic, partitions=settings.topic_partitions)
-    children: list[Child] = []
+    supervisor = Supervisor()
     superset_server = None
     stopping = False
+    supervising = False
+    stack: dict[str, Any] = {}
 
     def stop(signum: int, frame: Any) -> None:
         nonlocal stopping
         stopping = True
+        if not supervising:  # Ctrl-C while starting: stop waiting now (the finally below stops what runs)
+            raise KeyboardInterrupt
 
+    def write_stack() -> None:
+        if stack:
+            stack["services"] = supervisor.state()
+            path = data / STACK_FILE
+            partial_file = path.with_suffix(".partial")
+            partial_file.unlink(missing_ok=True)
+            write_private(partial_file, json.dumps(stack, indent=2))
+            partial_file.replace(path)
+
+    supervisor.on_change = write_stack
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    become_subreaper()
     try:
-        print(f"starting Kafka {KAFKA_VERSION} and PostgreSQL ...", flush=True)
-        services.start()
+        try:
+            services.start(say)
+        except (StartError, OSError) as exc:
+            print(f"pillarstream up: {exc}", file=sys.stderr)
+            return 1
+        supervisor.adopt("kafka", services.kafka.launch, services.kafka.child)  # type: ignore[arg-type]
+        supervisor.adopt("postgres", services.postgres.launch, services.postgres.child)  # type: ignore[arg-type]
         secret_file = webhook_secret_file(data)
         env = child_env(kafka_bootstrap=services.kafka.bootstrap, database_url=services.postgres.dsn(WRITER),
-                        webhook_secret_file=str(secret_file), archive_url=settings.archive,
-                        raw_topic=settings.raw_topic, data_dir=str(data), log_level=settings.log_level,
+                        webhook_secret_file=str(secret_file), archive_url=archive,
+                        raw_topic=settings.raw_topic, topic_partitions=str(settings.topic_partitions),
+                        data_dir=str(data), log_level=settings.log_level,
                         # Text files for a person at the console, unless LOG_FORMAT was asked for.
                         log_format=settings.log_format if "log_format" in settings.model_fields_set else "text")
         logs = data / "logs"
-        children.append(spawn_receiver(env, receiver_port, logs / "receiver.log"))
-        children += [spawn_worker(env, role, logs / f"worker-{role}.log") for role in ("archiver", "warehouse")]
+        began = time.monotonic()
+        say("starting the receiver and the workers ...")
+        supervisor.add("receiver", partial(spawn_receiver, env, receiver_port, logs / "receiver.log"))
+        for role in ("archiver", "warehouse"):
+            # Static membership: a restarted worker takes its partitions back at once, instead of waiting for
+            # the dead member's session to time out (a minute).
+            worker_env = {**env, ENV_PREFIX + "WORKER_INSTANCE_ID": f"up-{role}"}
+            supervisor.add(f"worker-{role}", partial(spawn_worker, worker_env, role, logs / f"worker-{role}.log"))
         webhook = f"http://127.0.0.1:{receiver_port}/webhooks/github"
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{receiver_port}/readyz"), timeout=60,
-                   what="receiver /readyz", child=children[0])
+        try:
+            wait_until(lambda: http_ok(f"http://127.0.0.1:{receiver_port}/readyz"), timeout=60,
+                       what="receiver /readyz", child=supervisor.services["receiver"].child)
+        except StartError as exc:
+            print(f"pillarstream up: {exc}", file=sys.stderr)
+            return 1
+        say(f"  receiver ready ({time.monotonic() - began:.1f}s)")
         if superset:
             from dashboards.local import SupersetServer
 
-            print("starting Superset (installs it on first use) ...", flush=True)
+            say("starting Superset (installs it on first use) ...")
             superset_server = SupersetServer(data / "superset", superset_port, services.postgres.dsn(READER))
             superset_server.start()
-        stack = {
+            if superset_server.child is not None:
+                supervisor.adopt("superset", superset_server.child.respawn, superset_server.child)
+        stack.update({
             "webhook_url": webhook,
             "webhook_secret_file": str(secret_file),
             "postgres_dsn": services.postgres.dsn(WRITER),
             "postgres_reader_dsn": services.postgres.dsn(READER),
+            "postgres_cluster": str(services.postgres.cluster),
             "kafka_bootstrap": services.kafka.bootstrap,
             "raw_topic": settings.raw_topic,
-            "archive_url": settings.archive,
+            "archive_url": archive,
             "logs": str(logs),
             "versions": {"kafka": KAFKA_VERSION, "postgres": services.postgres.version},
-        }
+            "supervisor_pid": os.getpid(),
+        })
         if superset_server is not None:
             stack["superset_url"] = superset_server.url
-        (data / STACK_FILE).write_text(json.dumps(stack, indent=2))
-        (data / STACK_FILE).chmod(0o600)
-        print("\npillarstream is running (Ctrl-C stops everything)\n"
-              f"  webhook URL     {webhook}\n"
-              f"  webhook secret  {secret_file.read_text().strip()}   (kept in {secret_file})\n"
-              f"  Postgres DSN    {stack['postgres_dsn']}\n"
-              f"  Kafka           {services.kafka.bootstrap}  topic {settings.raw_topic}\n"
-              f"  archive         {settings.archive}\n"
-              f"  logs            {logs}\n"
-              + (f"  Superset        {superset_server.url}/superset/dashboard/pillarstream-overview/  (user admin, "
-                 f"password in {data / 'superset' / 'admin_password'})\n" if superset_server else "")
-              +
-              "Try: pillarstream demo      (in another terminal)\n", flush=True)
+        write_stack()
+        say("\npillarstream is running (Ctrl-C stops everything; a service that dies is restarted)\n"
+            f"  webhook URL     {webhook}\n"
+            f"  webhook secret  {secret_file.read_text().strip()}   (kept in {secret_file})\n"
+            f"  Postgres DSN    {stack['postgres_dsn']}\n"
+            f"  Postgres data   {services.postgres.cluster}\n"
+            f"  Kafka           {services.kafka.bootstrap}  topic {settings.raw_topic}\n"
+            f"  archive         {archive}\n"
+            f"  logs            {logs}\n"
+            + (f"  Superset        {superset_server.url}/superset/dashboard/pillarstream-overview/  (user admin, "
+               f"password in {data / 'superset' / 'admin_password'})\n" if superset_server else "")
+            + "Try: pillarstream demo      (in another terminal, from any folder)\n")
+        supervising = True
         while not stopping:
-            for i, child in enumerate(children):
-                if not child.alive() and not stopping:
-                    print(f"{child.name} exited ({child.proc.returncode}); restarting. Last lines:\n{child.tail(15)}",
-                          file=sys.stderr, flush=True)
-                    children[i] = Child(child.name, child.proc.args, child.log_path, env=env)  # type: ignore[arg-type]
-            time.sleep(0.5)
-        print("stopping ...", flush=True)
+            supervisor.check()
+            time.sleep(0.25)
+        say("stopping ...")
         return 0
     finally:
         if superset_server is not None:
             superset_server.stop()
-        for child in reversed(children):
-            child.stop()
+        supervisor.stop()
         services.stop()
         (data / STACK_FILE).unlink(missing_ok=True)
 
 
 def stack_status(settings: Settings) -> dict[str, Any]:
-    path = settings.data_dir.resolve() / STACK_FILE
+    path = local_data_dir(settings) / STACK_FILE
     if not path.exists():
         return {"ready": False, "error": f"no running stack ({path} missing): run `make up`"}
     stack: dict[str, Any] = json.loads(path.read_text())

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     consumer_group_prefix: str = Field("pillarstream", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     worker_batch_size: int = Field(2000, ge=1, le=100_000)
     worker_batch_seconds: float = Field(0.5, gt=0, le=60)
+    worker_instance_id: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        description="Kafka static group membership: a restarted worker with the same id gets its partitions back "
+                    "at once. Unique per worker process of a role; unset, membership is dynamic.")
     pillars_config: Path | None = Field(None, description="Pillar config JSON; default configs/pillars.json")
     webhook_config: Path | None = Field(None, description="Webhook config JSON; default configs/webhook.json")
     github_api_url: str = "https://api.github.com"

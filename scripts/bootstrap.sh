@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # Installs everything pillarstream needs on a fresh Debian machine: the Python environment (.venv),
 # PostgreSQL server binaries, a JRE and Maven, and the Apache Kafka broker jars (from Maven Central).
-# Safe to run again: each step is skipped when already done.
+# `--test-tools` also installs what only the tests use (checkov, about 290 MB); `make test` passes it.
+# Safe to run again: each step is skipped when already done. Plain output: no colours, no progress bars.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export NO_COLOR=1 PIP_NO_COLOR=1 PIP_PROGRESS_BAR=off PIP_DISABLE_PIP_VERSION_CHECK=1 TERM=dumb
+# Some package builds colour their output whatever they are told (a first checkov install printed `ESC[0m`).
+plain() { sed -u 's/\x1b\[[0-9;?]*[A-Za-z]//g'; }
+
+test_tools=0
+for arg in "$@"; do
+  case $arg in
+    --test-tools) test_tools=1 ;;
+    *) echo "bootstrap: unknown option $arg (usage: bootstrap.sh [--test-tools])" >&2; exit 2 ;;
+  esac
+done
 
 PYTHON=${PYTHON:-python3}
 need_apt=()
@@ -27,17 +39,19 @@ fi
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [[ ! -f $stamp ]]; then
   echo "bootstrap: installing Python packages"
-  .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+  .venv/bin/pip install -q --upgrade pip 2>&1 | plain
+  .venv/bin/pip install -q -e '.[dev]' 2>&1 | plain
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 
 # checkov pins versions that clash with the project's (its HCL parser shares python-hcl2's module name),
 # so it lives in a virtualenv of its own, used by tests/static/test_checkov.py.
-if [[ ! -x .local/tools/checkov/bin/checkov ]]; then
-  echo "bootstrap: installing checkov into .local/tools/checkov"
+if ((test_tools)) && [[ ! -x .local/tools/checkov/bin/checkov ]]; then
+  echo "bootstrap: installing checkov (for the tests) into .local/tools/checkov"
+  rm -rf .local/tools/checkov
   "$PYTHON" -m venv .local/tools/checkov
-  .local/tools/checkov/bin/pip install -q --disable-pip-version-check checkov==3.3.30
+  .local/tools/checkov/bin/pip install -q checkov==3.3.30 2>&1 | plain
 fi
 
-.venv/bin/python -c 'from pathlib import Path; from devstack.kafka import kafka_libs; print("bootstrap: kafka jars in", kafka_libs(Path(".local/cache")))'
+# The same folder `up` and the tests use (devstack.kafka.JAR_CACHE), whatever PILLARSTREAM_DATA_DIR says.
+.venv/bin/python -c 'from devstack.kafka import kafka_libs; print("bootstrap: kafka jars in", kafka_libs())'

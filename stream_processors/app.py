@@ -98,6 +98,7 @@ def create_app(settings: Settings, role: str) -> faust.App:
         # records per poll keeps the rest compressed. Without it a 60k-event backlog held 1.2 GB, with it 350 MB.
         broker_max_poll_records=settings.worker_batch_size,
         producer_acks=-1,
+        consumer_group_instance_id=settings.worker_instance_id,
     )
     use_lean_drain(app)
     topic = app.topic(settings.raw_topic, key_type=bytes, value_type=bytes,

@@ -86,6 +86,9 @@ class PreparerProcess:
         self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                          initializer=_start, initargs=(config,))
         self._free: list[_SharedBuffer] = []  # one per batch in the child's hands, reused
+        # Start the child now, while the consumer joins its group, rather than on the first batch: a restarted
+        # worker writes its first batch a second or two sooner.
+        self._pool.submit(os.getpid)
 
     async def prepare(self, records: Sequence[RawRecord]) -> PreparedBatch:
         try:

@@ -4,7 +4,6 @@ and folders of their own, so `make test` runs beside a running `make up`."""
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ def services() -> Iterator[LocalServices]:
         yield stack
     finally:
         stack.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        stack.remove()
 
 
 def _create_template(stack: LocalServices) -> None:

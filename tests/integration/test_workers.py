@@ -151,4 +151,5 @@ def test_postgres_restart_under_load(pipeline, services):
     finally:
         pipeline.stop()
         server.stop()
+        server.remove()  # a cluster relocated for root lives outside root
         shutil.rmtree(root, ignore_errors=True)

@@ -71,8 +71,8 @@ def reports() -> dict[str, dict]:
     checkov = find_checkov()
     if checkov is None:
         pytest.fail(
-            "checkov is not installed: python3 -m venv .local/tools/checkov && "
-            ".local/tools/checkov/bin/pip install checkov (or set PILLARSTREAM_CHECKOV)"
+            "checkov is not installed: `make test-tools` (bash scripts/bootstrap.sh --test-tools) installs it "
+            "into .local/tools/checkov (or set PILLARSTREAM_CHECKOV)"
         )
     return {
         "terraform": run_checkov(checkov, "--directory", "terraform", framework="terraform"),
