@@ -154,16 +154,35 @@ def connect_errors(kafka: KafkaConnection) -> Iterator[None]:
 
     capture = _FirstError()
     logger = logging.getLogger("kafka.conn")
+    # logs.configure silences kafka.conn below CRITICAL; the capture must still see its ERROR records (it
+    # holds them back itself), so the level is lowered to ERROR for the build only.
+    level = logger.level
+    logger.setLevel(min(level, logging.ERROR) if level else level)
     logger.addFilter(capture)
     try:
         yield
     except KafkaError as exc:
         reason = capture.reason or f"{type(exc).__name__}: {exc}"
-        raise PublishError(f"cannot connect to Kafka at {kafka.describe()}: {reason}") from exc
+        error = KafkaAccessRefused if _refused(reason) else PublishError
+        raise error(f"cannot connect to Kafka at {kafka.describe()}: {reason}") from exc
     except ssl.SSLError as exc:  # raised through kafka-python: an untrusted broker, a refused client certificate
-        raise PublishError(f"cannot connect to Kafka at {kafka.describe()}: TLS: {exc.reason or exc}") from exc
+        raise KafkaAccessRefused(f"cannot connect to Kafka at {kafka.describe()}: TLS: {exc.reason or exc}") from exc
     finally:
         logger.removeFilter(capture)
+        logger.setLevel(level)
+
+
+def _refused(reason: str) -> bool:
+    """The broker answered and refused these credentials (not a broker that is down or still starting)."""
+    lowered = reason.lower()
+    return "authenticat" in lowered or "sasl" in lowered
+
+
+class KafkaAccessRefused(PublishError):
+    """The broker refused our credentials or its TLS certificate is not trusted: waiting will not help, so
+    a command exits 1 (not 69); the receiver still answers 503, since GitHub redelivers after a fix."""
+
+    retriable = False
 
 
 class GoogleKafkaToken:

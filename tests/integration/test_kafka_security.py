@@ -29,6 +29,7 @@ from devstack.process import free_port
 from pillarstream.envelope import from_payload, from_record
 from pillarstream.kafka_client import KafkaConnection
 from receiver.publisher import ensure_topic
+from stream_processors.archive_dedupe import DeliveryIndex
 from stream_processors.archive_store import FileStore, open_store
 from stream_processors.archiver import Consumed, archive_batch
 from tests.fake_github.harness import backfill_env, drain, run_backfill
@@ -141,9 +142,10 @@ TODAY = datetime.now(UTC).date().isoformat()
 @pytest.mark.parametrize("command", [["receiver"], ["worker", "archiver"], ["replay", "--from", TODAY, "--to", TODAY]])
 def test_a_wrong_password_is_one_line_naming_the_broker(broker, pki, secret_file, tmp_path, command):
     body = fixture_bytes("webhooks/push/payload.json")  # an archived delivery, so that replay has work
-    archive_batch(FileStore(tmp_path / "archive"), [Consumed("raw", 0, 0, from_payload(
+    store = FileStore(tmp_path / "archive")
+    archive_batch(store, [Consumed("raw", 0, 0, from_payload(
         delivery_id="d-1", event="push", payload=body, parsed=json.loads(body), source="webhook",
-        received_at=datetime.now(UTC)))])
+        received_at=datetime.now(UTC)))], DeliveryIndex(store))
     env = pipeline_env(bootstrap=broker.sasl_ssl_bootstrap, topic="never.created", dsn="postgresql://unused",
                        archive_url=f"file://{tmp_path / 'archive'}", secret_file=secret_file, group="wrong",
                        extra=security_env(pki, "SCRAM-SHA-512", password="not-the-password"))
