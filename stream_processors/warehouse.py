@@ -112,12 +112,15 @@ def normalise_batch(records: Iterable[Consumed], config: PillarConfig) -> Facts:
 def write_facts_and_buckets(cur: Any, batches: Sequence[PreparedBatch]) -> None:
     queries = named_queries("buckets.sql")
     touch = {key: [value for batch in batches for value in batch.touch[key]] for key in batches[0].touch}
+    lead_time = bool(touch["commit_repos"] or touch["status_ids"])
     touched = _fetch_buckets(cur, queries["touched_days"], touch)  # days rows may leave
+    if lead_time:  # deployments that shipped the changed commits before
+        touched |= _fetch_buckets(cur, queries["touched_lead_time_days"], touch)
     for batch in batches:
         for statement in batch.facts:
             cur.execute(*statement)
     touched |= _fetch_buckets(cur, queries["touched_days"], touch)  # days rows enter
-    if touch["commit_repos"] or touch["status_ids"]:
+    if lead_time:  # deployments that ship them now
         touched |= _fetch_buckets(cur, queries["touched_lead_time_days"], touch)
     touched.update(bucket for batch in batches for bucket in batch.known_buckets)
     if touched:

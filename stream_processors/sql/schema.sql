@@ -578,6 +578,7 @@ CREATE UNIQUE INDEX deliveries_pkey ON public.deliveries USING btree (delivery_i
 CREATE INDEX deliveries_received_at ON public.deliveries USING btree (received_at);
 CREATE INDEX deployment_statuses_deployment ON public.deployment_statuses USING btree (deployment_id);
 CREATE UNIQUE INDEX deployment_statuses_pkey ON public.deployment_statuses USING btree (status_id);
+CREATE INDEX deployment_statuses_sha ON public.deployment_statuses USING btree (repo_id, sha);
 CREATE INDEX deployment_statuses_time ON public.deployment_statuses USING btree (repo_id, created_at);
 CREATE UNIQUE INDEX deployments_pkey ON public.deployments USING btree (deployment_id);
 CREATE INDEX issues_closed ON public.issues USING btree (repo_id, closed_at);
