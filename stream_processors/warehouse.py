@@ -7,7 +7,8 @@ A batch is written in a fixed sequence of set-based statements, none per row:
 2. normalised facts and entity state, one upsert per table (stream_processors/facts.py);
 3. the metric buckets of every (UTC day, repository) the batch touched, deleted and recomputed from the
    facts (sql/buckets.sql). "Touched" is measured before and after the upserts, so a bucket a row leaves
-   (a reopened pull request's old close day) is rebuilt as well as the one it enters.
+   (a reopened pull request's old close day) is rebuilt as well as the one it enters;
+4. the materialised windows those buckets are part of (``windows.py``), in the same transaction.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pillarstream.errors import WarehouseError
 from pillarstream.normalise import Facts, PayloadError, normalise
 from stream_processors.archiver import Consumed
 from stream_processors.facts import Statement, json_rows, keys, named_queries, upserts
+from stream_processors.windows import enqueue_buckets, refresh_windows
 
 log = logging.getLogger(__name__)
 Bucket = tuple[date, int]
@@ -125,16 +127,22 @@ def write_facts_and_buckets(cur: Any, batches: Sequence[PreparedBatch]) -> None:
     touched.update(bucket for batch in batches for bucket in batch.known_buckets)
     if touched:
         recompute_buckets(cur, touched)
+    else:
+        refresh_windows(cur)  # a language change queues windows without touching buckets
 
 
 def recompute_buckets(cur: Any, buckets: Iterable[Bucket]) -> None:
-    """Rebuild every metric bucket of the given (day, repository) pairs from the facts."""
+    """Rebuild every metric bucket of the given (day, repository) pairs from the facts, and the windows
+    they are part of."""
     queries = named_queries("buckets.sql")
     ordered = sorted(set(buckets))  # a stable order keeps concurrent writers' row locks in one order
     params = {"days": [d for d, _ in ordered], "repos": [r for _, r in ordered]}
     cur.execute(queries["lock_repositories"], params)
+    enqueue_buckets(cur, params)  # the grains the old buckets roll into
     cur.execute(queries["delete_buckets"], params)
     cur.execute(queries["insert_buckets"], params)
+    enqueue_buckets(cur, params)  # and the new ones
+    refresh_windows(cur)
 
 
 def _touch_params(facts: Facts) -> dict[str, list[Any]]:

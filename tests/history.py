@@ -17,8 +17,23 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from tests.scenario import (
-    DEPENDABOT, Attempt, CheckRun, Commit, Deployment, History, Issue, IssueStep, PRStep, PullRequest,
-    Push, Repo, Review, Status, User, WorkflowRun, render,
+    DEPENDABOT,
+    Attempt,
+    CheckRun,
+    Commit,
+    Deployment,
+    History,
+    Issue,
+    IssueStep,
+    PRStep,
+    PullRequest,
+    Push,
+    Repo,
+    Review,
+    Status,
+    User,
+    WorkflowRun,
+    render,
 )
 
 LANGUAGES = ("Python", "TypeScript", "Go", "Java", "Rust")

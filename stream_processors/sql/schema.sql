@@ -134,6 +134,35 @@ CREATE TABLE public.metric_definitions (
     version integer NOT NULL,
     description text NOT NULL
 );
+CREATE TABLE public.metric_rollup_days (
+    grain text NOT NULL,
+    org text NOT NULL,
+    scope text NOT NULL,
+    day date NOT NULL,
+    metric text NOT NULL,
+    value double precision,
+    numerator double precision,
+    denominator double precision,
+    samples float8[],
+    members text[]
+);
+CREATE TABLE public.metric_windows (
+    grain text NOT NULL,
+    org text NOT NULL,
+    scope text NOT NULL,
+    day date NOT NULL,
+    metric text NOT NULL,
+    value_1d double precision,
+    value_7d double precision,
+    value_28d double precision,
+    repo_id bigint
+);
+CREATE TABLE public.metric_windows_pending (
+    grain text NOT NULL,
+    org text NOT NULL,
+    scope text NOT NULL,
+    day date NOT NULL
+);
 CREATE TABLE public.org_memberships (
     org text NOT NULL,
     user_login text NOT NULL,
@@ -354,6 +383,9 @@ CREATE VIEW public.metric_window_inputs (
     denominator double precision,
     samples float8[],
     members text[]
+);
+CREATE VIEW public.metric_windows_last_day (
+    day date
 );
 CREATE VIEW public.peer_reviews (
     review_id bigint,
@@ -587,6 +619,9 @@ CREATE UNIQUE INDEX issues_pkey ON public.issues USING btree (issue_id);
 CREATE INDEX metric_buckets_day ON public.metric_buckets USING btree (day, org);
 CREATE UNIQUE INDEX metric_buckets_pkey ON public.metric_buckets USING btree (repo_id, day, metric, org);
 CREATE UNIQUE INDEX metric_definitions_pkey ON public.metric_definitions USING btree (metric);
+CREATE UNIQUE INDEX metric_rollup_days_pkey ON public.metric_rollup_days USING btree (grain, org, scope, day, metric);
+CREATE INDEX metric_windows_day ON public.metric_windows USING btree (day, grain, org);
+CREATE UNIQUE INDEX metric_windows_pkey ON public.metric_windows USING btree (grain, org, scope, day, metric);
 CREATE UNIQUE INDEX org_memberships_pkey ON public.org_memberships USING btree (org, user_login);
 CREATE UNIQUE INDEX pull_request_events_pkey ON public.pull_request_events USING btree (pr_id, action, occurred_at);
 CREATE UNIQUE INDEX pull_request_reviews_pkey ON public.pull_request_reviews USING btree (review_id);
@@ -632,6 +667,10 @@ GRANT INSERT, SELECT, UPDATE ON public.deployments TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.issues TO pillarstream_writer;
 GRANT DELETE, INSERT, SELECT ON public.metric_buckets TO pillarstream_writer;
 GRANT SELECT ON public.metric_definitions TO pillarstream_writer;
+GRANT DELETE, INSERT, SELECT ON public.metric_rollup_days TO pillarstream_writer;
+GRANT DELETE, INSERT, SELECT ON public.metric_windows TO pillarstream_writer;
+GRANT SELECT ON public.metric_windows_last_day TO pillarstream_writer;
+GRANT DELETE, INSERT, SELECT ON public.metric_windows_pending TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.org_memberships TO pillarstream_writer;
 GRANT SELECT ON public.peer_reviews TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.pull_request_events TO pillarstream_writer;

@@ -17,8 +17,8 @@ from stream_processors.archiver import Consumed
 from stream_processors.facts import named_queries
 from stream_processors.warehouse import prepare, recompute_buckets, write_batch
 from tests.history import Delivery, deliveries, random_history
-from tests.scenario import History, Push, User, render
 from tests.scenario import Commit as HistoryCommit
+from tests.scenario import History, Push, User, render
 
 pytestmark = pytest.mark.integration
 
