@@ -27,6 +27,7 @@ bench: bootstrap
 	.venv/bin/python bench/warehouse_bench.py
 	.venv/bin/python bench/replay_bench.py
 	.venv/bin/python bench/backfill_bench.py
+	.venv/bin/python bench/dashboard_bench.py
 
 demo:
 	.venv/bin/pillarstream demo

@@ -24,7 +24,7 @@ WINDOW_DAYS = 28  # the longest window: a day's data counts in windows ending up
 _ALL_DAYS = {"lo": date.min, "hi": date.max}
 
 
-def enqueue_buckets(cur: Any, params: dict[str, list[Any]]) -> None:
+def enqueue_buckets(cur: Any, params: dict[str, Any]) -> None:
     """Queue the keys of the buckets of the given (day, repository) pairs as they stand now."""
     cur.execute(named_queries("windows.sql")["enqueue_buckets"], params)
 

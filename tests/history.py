@@ -25,6 +25,7 @@ from tests.scenario import (
     History,
     Issue,
     IssueStep,
+    OrgEvent,
     PRStep,
     PullRequest,
     Push,
@@ -55,6 +56,12 @@ def random_history(repos: int, days: int, *, start: date = date(2024, 1, 1), see
     h = History(repos=[Repo(first_repo_id + i, f"repo{i}", LANGUAGES[(i * 7 + seed) % len(LANGUAGES)])
                        for i in range(repos)])
     ids = iter(range(first_repo_id * 100, first_repo_id * 100 + 10**8))
+    # Two teams: "platform" has access to the first two repositories, "apps" to every third one.
+    day0 = _at(start, 0)
+    for team, members in (((first_repo_id + 1, "platform"), h.repos[:2]), ((first_repo_id + 2, "apps"), h.repos[::3])):
+        h.org_events.append(OrgEvent("team", "created", day0, team=team))
+        h.org_events += [OrgEvent("team", "added_to_repository", day0 + timedelta(minutes=1), team=team, repo=repo)
+                         for repo in members]
     for repo in h.repos:
         head = Commit(f"{repo.id}-base", people[0], _at(start, 0))
         landed: list[tuple[datetime, Commit]] = []  # default-branch heads by landing time

@@ -132,7 +132,8 @@ CREATE TABLE public.metric_definitions (
     quantile double precision,
     unit text NOT NULL,
     version integer NOT NULL,
-    description text NOT NULL
+    description text NOT NULL,
+    label text NOT NULL
 );
 CREATE TABLE public.metric_rollup_days (
     grain text NOT NULL,
@@ -365,7 +366,8 @@ CREATE VIEW public.metric_rollups (
     language text,
     pillar text,
     metric text,
-    value double precision
+    value double precision,
+    team_id bigint
 );
 CREATE VIEW public.metric_window_inputs (
     day date,
@@ -382,7 +384,8 @@ CREATE VIEW public.metric_window_inputs (
     numerator double precision,
     denominator double precision,
     samples float8[],
-    members text[]
+    members text[],
+    team_id bigint
 );
 CREATE VIEW public.metric_windows_last_day (
     day date
@@ -412,6 +415,10 @@ CREATE VIEW public.pull_request_timeline (
     closed_at timestamp with time zone,
     ready_at timestamp with time zone,
     first_review_at timestamp with time zone
+);
+CREATE VIEW public.team_scopes (
+    team_id bigint,
+    repo_id bigint
 );
 CREATE VIEW reporting.check_runs (
     check_run_id bigint,
@@ -494,7 +501,8 @@ CREATE VIEW reporting.metric_catalogue (
     quantile double precision,
     unit text,
     version integer,
-    description text
+    description text,
+    label text
 );
 CREATE VIEW reporting.pillar_metrics (
     day date,
@@ -514,6 +522,19 @@ CREATE VIEW reporting.pillar_metrics_by_language (
     day date,
     org text,
     language text,
+    pillar text,
+    metric text,
+    metric_version integer,
+    unit text,
+    window_days integer,
+    value double precision
+);
+CREATE VIEW reporting.pillar_metrics_by_team (
+    day date,
+    org text,
+    team_id bigint,
+    team text,
+    team_name text,
     pillar text,
     metric text,
     metric_version integer,
@@ -652,6 +673,7 @@ GRANT SELECT ON reporting.infrastructure_metrics TO pillarstream_reader;
 GRANT SELECT ON reporting.metric_catalogue TO pillarstream_reader;
 GRANT SELECT ON reporting.pillar_metrics TO pillarstream_reader;
 GRANT SELECT ON reporting.pillar_metrics_by_language TO pillarstream_reader;
+GRANT SELECT ON reporting.pillar_metrics_by_team TO pillarstream_reader;
 GRANT SELECT ON reporting.pull_requests TO pillarstream_reader;
 GRANT SELECT ON reporting.repositories TO pillarstream_reader;
 GRANT SELECT ON reporting.team_metrics TO pillarstream_reader;
@@ -683,6 +705,7 @@ GRANT INSERT, SELECT, UPDATE ON public.releases TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.repositories TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.team_memberships TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.team_repositories TO pillarstream_writer;
+GRANT SELECT ON public.team_scopes TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.teams TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.workflow_jobs TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.workflow_runs TO pillarstream_writer;

@@ -4,8 +4,8 @@
 -- the 27 days after it. Keys are passed as four parallel arrays: grains, orgs, scopes, days.
 
 -- name: enqueue_buckets
--- The keys of the given (day, repository) buckets as they stand: their repository, their organisation and
--- their language. Run before the buckets are deleted (grains they leave) and after they are rebuilt.
+-- The keys of the given (day, repository) buckets as they stand: their repository, their organisation,
+-- their language and each team whose scope includes the repository. Run before the buckets are deleted (grains they leave) and after they are rebuilt.
 INSERT INTO metric_windows_pending (grain, org, scope, day)
 SELECT DISTINCT g.grain, b.org, g.scope, b.day
 FROM (SELECT DISTINCT b.org, b.repo_id, b.day
@@ -13,8 +13,10 @@ FROM (SELECT DISTINCT b.org, b.repo_id, b.day
       JOIN unnest(%(days)s::date[], %(repos)s::bigint[]) AS t (day, repo_id)
         ON b.repo_id = t.repo_id AND b.day = t.day) AS b
 LEFT JOIN repositories r ON r.repo_id = b.repo_id
-CROSS JOIN LATERAL (VALUES ('repository', b.repo_id::text), ('organisation', ''),
-                           ('language', coalesce(r.language, ''))) AS g (grain, scope)
+CROSS JOIN LATERAL (SELECT 'repository', b.repo_id::text UNION ALL SELECT 'organisation', ''
+                    UNION ALL SELECT 'language', coalesce(r.language, '')
+                    UNION ALL SELECT 'team', ts.team_id::text FROM team_scopes ts WHERE ts.repo_id = b.repo_id)
+     AS g (grain, scope)
 ORDER BY 1, 2, 3, 4;
 
 -- name: take_pending
@@ -26,8 +28,10 @@ SELECT DISTINCT grain, org, scope, day FROM taken ORDER BY grain, org, scope, da
 SELECT DISTINCT g.grain, b.org, g.scope, b.day
 FROM (SELECT DISTINCT org, repo_id, day FROM metric_buckets WHERE day BETWEEN %(lo)s AND %(hi)s) AS b
 LEFT JOIN repositories r ON r.repo_id = b.repo_id
-CROSS JOIN LATERAL (VALUES ('repository', b.repo_id::text), ('organisation', ''),
-                           ('language', coalesce(r.language, ''))) AS g (grain, scope);
+CROSS JOIN LATERAL (SELECT 'repository', b.repo_id::text UNION ALL SELECT 'organisation', ''
+                    UNION ALL SELECT 'language', coalesce(r.language, '')
+                    UNION ALL SELECT 'team', ts.team_id::text FROM team_scopes ts WHERE ts.repo_id = b.repo_id)
+     AS g (grain, scope);
 
 -- name: lock_orgs
 -- Writers of different repositories share their organisation's roll-ups: the second waits for the first
@@ -43,7 +47,7 @@ WHERE r.grain = k.grain AND r.org = k.org AND r.scope = k.scope AND r.day = k.da
 
 -- name: insert_rollup_days
 -- Each key's day, rolled up from the buckets: one read of the organisation's buckets of that day serves
--- the organisation and every language.
+-- the organisation, every language and every team.
 WITH k AS (
     SELECT DISTINCT grain, org, scope, day
     FROM unnest(%(grains)s::text[], %(orgs)s::text[], %(scopes)s::text[], %(days)s::date[])
@@ -55,7 +59,9 @@ inputs AS (
     FROM (SELECT DISTINCT org, day FROM k) AS od
     JOIN metric_buckets b ON b.day = od.day AND b.org = od.org
     LEFT JOIN repositories r ON r.repo_id = b.repo_id
-    CROSS JOIN LATERAL (VALUES ('organisation', ''), ('language', coalesce(r.language, ''))) AS g (grain, scope)
+    CROSS JOIN LATERAL (SELECT 'organisation', '' UNION ALL SELECT 'language', coalesce(r.language, '')
+                        UNION ALL SELECT 'team', ts.team_id::text
+                                  FROM team_scopes ts WHERE ts.repo_id = b.repo_id) AS g (grain, scope)
     JOIN k ON k.grain = g.grain AND k.org = b.org AND k.scope = g.scope AND k.day = b.day
 )
 INSERT INTO metric_rollup_days (grain, org, scope, day, metric, value, numerator, denominator, samples, members)

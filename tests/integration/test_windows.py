@@ -25,7 +25,7 @@ from tests.conftest import drop_database, new_database
 from tests.harness import eventually, query
 from tests.history import Delivery, deliveries, random_history
 from tests.integration.test_lead_time_touch import feed
-from tests.scenario import ORG, History, PRStep, PullRequest, render
+from tests.scenario import ORG, History, OrgEvent, PRStep, PullRequest, render
 
 pytestmark = pytest.mark.integration
 WindowKey = tuple[date, int, str, str, str, str]  # day, window, grain, org, scope, metric
@@ -50,7 +50,7 @@ def reference(dsn: str) -> dict[WindowKey, float]:
     rows = query(dsn, """
         SELECT day, window_days, grain, org,
                CASE grain WHEN 'repository' THEN repo_id::text WHEN 'language' THEN coalesce(language, '')
-                          ELSE '' END,
+                          WHEN 'team' THEN team_id::text ELSE '' END,
                metric, value
         FROM metric_rollups WHERE value IS NOT NULL""")
     return {tuple(r[:6]): r[6] for r in rows}  # type: ignore[misc]
@@ -101,11 +101,18 @@ def random_buckets(admin_dsn: str, seed: int) -> None:
         cur.execute("SELECT metric, kind FROM metric_definitions")
         kinds = dict(cur.fetchall())
         repos = [(3000 + i, "org-a" if i < 5 else "org-b", [None, "Go", "Python", "Rust"][i % 4]) for i in range(8)]
+        cur.execute("""INSERT INTO teams (team_id, org, slug, name, deleted, version)
+                       VALUES (41, 'org-a', 'odd', 'Odd', false, '1'), (42, 'org-a', 'first', 'First', false, '1'),
+                              (43, 'org-a', 'gone', 'Gone', true, '1')""")
         for repo_id, org, language in repos:
             cur.execute("""INSERT INTO repositories (repo_id, org, full_name, name, language, private, archived,
                                                      fork, deleted, version)
                            VALUES (%s, %s, %s, %s, %s, false, false, false, false, '1')""",
                         (repo_id, org, f"{org}/r{repo_id}", f"r{repo_id}", language))
+            for team_id in (41, 42):  # team 41: every other repository; team 42: the first three
+                if (team_id == 41 and repo_id % 2) or (team_id == 42 and repo_id < 3003):
+                    cur.execute("""INSERT INTO team_repositories (team_id, repo_id, org, state, version)
+                                   VALUES (%s, %s, %s, 'added', '1')""", (team_id, repo_id, org))
             for d in range(70):
                 if rng.random() < 0.3:  # quiet days, and quiet spells longer than a week
                     continue
@@ -143,7 +150,7 @@ def test_windows_built_from_random_buckets_equal_the_query_time_definition(db):
         build_windows(cur, chunk_days=9)  # several spans, so a span reads the roll-ups of the one before
     conn.close()
     windows = assert_windows_exact(db.admin_dsn)
-    assert {k[2] for k in windows} == {"repository", "organisation", "language"}
+    assert {k[2] for k in windows} == {"repository", "organisation", "language", "team"}
     assert {k[1] for k in windows} == {1, 7, 28} and len(windows) > 20_000
     assert_reporting_views_unchanged(db.admin_dsn)
 
@@ -156,6 +163,7 @@ def test_windows_maintained_by_the_writer_in_any_order_equal_the_query_time_defi
     feed(db.writer_dsn, items, 150)
     windows = assert_windows_exact(db.admin_dsn)
     assert len({k[5] for k in windows}) >= 20  # most of the catalogue has data
+    assert {k[2] for k in windows} == {"repository", "organisation", "language", "team"}
     assert_reporting_views_unchanged(db.admin_dsn)
 
 
@@ -186,10 +194,11 @@ def test_a_late_merge_and_a_reopened_pull_request_change_exactly_their_windows(d
     changed = {k for k in set(before) | set(after)
                if k[5] == "prs_merged" and before.get(k) != after.get(k)}
     day = merged.date()
+    scopes = [("repository", str(repo.id)), ("organisation", ""), ("language", repo.language)]
+    scopes += [("team", str(e.team[0])) for e in history.org_events if e.repo == repo and e.team]
+    assert len(scopes) == 4  # the repository belongs to one team
     expected = {(day + timedelta(days=o), w, grain, ORG, scope, "prs_merged")
-                for w in (1, 7, 28) for o in range(w)
-                for grain, scope in (("repository", str(repo.id)), ("organisation", ""),
-                                     ("language", repo.language))}
+                for w in (1, 7, 28) for o in range(w) for grain, scope in scopes}
     assert changed == expected
     assert all(after[k] == before.get(k, 0) + 1 for k in expected)
 
@@ -207,8 +216,7 @@ def test_a_late_merge_and_a_reopened_pull_request_change_exactly_their_windows(d
     assert without.get(key, 0) == with_closed[key] - 1
     assert {k for k in set(with_closed) | set(without) if with_closed.get(k) != without.get(k)} == {
         (closed.date() + timedelta(days=o), w, grain, ORG, scope, "prs_closed_unmerged")
-        for w in (1, 7, 28) for o in range(w)
-        for grain, scope in (("repository", str(repo.id)), ("organisation", ""), ("language", repo.language))}
+        for w in (1, 7, 28) for o in range(w) for grain, scope in scopes}
 
 
 def test_a_quiet_day_and_the_day_after_still_have_their_windows(db):
@@ -242,6 +250,42 @@ def test_a_repository_language_change_moves_its_history_between_languages(db):
     feed(db.writer_dsn, deliveries(random_history(1, 2, seed=7, first_repo_id=300_000)), 100)
     windows = assert_windows_exact(db.admin_dsn)
     assert any(k[2] == "language" and k[4] == "Haskell" for k in windows)
+
+
+def team_windows(dsn: str, team: str) -> dict[tuple[date, int, str], float]:
+    rows = query(dsn, "SELECT day, window_days, metric, value FROM reporting.pillar_metrics_by_team WHERE team = %s",
+                 (team,))
+    return {(day, w, metric): value for day, w, metric, value in rows}  # type: ignore[misc]
+
+
+def test_a_team_rolls_up_exactly_the_repositories_it_has_access_to(db):
+    """Team scope = its repositories: a repository added to a team brings its whole history into the
+    team's windows; removed, it takes it out again."""
+    history = random_history(4, 20, seed=10)
+    feed(db.writer_dsn, deliveries(history), 300)
+    team = history.org_events[0].team
+    assert team is not None
+    first_two = team_windows(db.reader_dsn, team[1])
+    assert first_two and assert_windows_exact(db.admin_dsn)
+    added_at = history.org_events[-1].at + timedelta(minutes=1)
+    extra = OrgEvent("team", "added_to_repository", added_at, team=team, repo=history.repos[3])
+    feed(db.writer_dsn, org_event_deliveries(extra, "add"), 10)
+    assert_windows_exact(db.admin_dsn)
+    with_third = team_windows(db.reader_dsn, team[1])
+    day = next(iter(sorted(first_two)))
+    assert with_third[(day[0], 28, "prs_opened")] > first_two[(day[0], 28, "prs_opened")] or \
+        with_third != first_two
+    removed = OrgEvent("team", "removed_from_repository", added_at + timedelta(minutes=1), team=team,
+                       repo=history.repos[3])
+    feed(db.writer_dsn, org_event_deliveries(removed, "remove"), 10)
+    assert_windows_exact(db.admin_dsn)
+    assert team_windows(db.reader_dsn, team[1]) == first_two
+
+
+def org_event_deliveries(event: OrgEvent, key: str) -> list[Delivery]:
+    history = History(org_events=[event])
+    return [Delivery(o.at, o.event, f"{key}-{o.key}", json.dumps(o.payload).encode())
+            for o in render(history) if o.event == "team"]
 
 
 def test_migrate_builds_the_windows_of_an_existing_warehouse(services, tmp_path: Path, capfd):
