@@ -8,7 +8,8 @@ A batch is written in a fixed sequence of set-based statements, none per row:
 3. the metric buckets of every (UTC day, repository) the batch touched, deleted and recomputed from the
    facts (sql/buckets.sql). "Touched" is measured before and after the upserts, so a bucket a row leaves
    (a reopened pull request's old close day) is rebuilt as well as the one it enters;
-4. the materialised windows those buckets are part of (``windows.py``), in the same transaction.
+4. the materialised windows those buckets are part of (``windows.py``), in the same transaction (past
+   days' windows wait a few seconds under a backlog, their keys queued in that transaction).
 """
 
 from __future__ import annotations
@@ -87,7 +88,10 @@ def write_prepared(cur: psycopg2.extensions.cursor, batches: Sequence[PreparedBa
         cur.execute(*batch.deliveries)
     with_facts = [batch for batch in batches if batch.facts]
     if with_facts:
-        write_facts_and_buckets(cur, with_facts)
+        # Batches that queued up for the writer mean a backlog: windows of past days may wait (windows.py).
+        write_facts_and_buckets(cur, with_facts, backlog=len(with_facts) > 1)
+    else:
+        refresh_windows(cur)  # an empty batch (the worker's idle tick) takes what waited
 
 
 def write_batch(cur: psycopg2.extensions.cursor, records: Sequence[Consumed],
@@ -111,7 +115,7 @@ def normalise_batch(records: Iterable[Consumed], config: PillarConfig) -> Facts:
     return facts
 
 
-def write_facts_and_buckets(cur: Any, batches: Sequence[PreparedBatch]) -> None:
+def write_facts_and_buckets(cur: Any, batches: Sequence[PreparedBatch], *, backlog: bool = False) -> None:
     queries = named_queries("buckets.sql")
     touch = {key: [value for batch in batches for value in batch.touch[key]] for key in batches[0].touch}
     lead_time = bool(touch["commit_repos"] or touch["status_ids"])
@@ -126,12 +130,12 @@ def write_facts_and_buckets(cur: Any, batches: Sequence[PreparedBatch]) -> None:
         touched |= _fetch_buckets(cur, queries["touched_lead_time_days"], touch)
     touched.update(bucket for batch in batches for bucket in batch.known_buckets)
     if touched:
-        recompute_buckets(cur, touched)
+        recompute_buckets(cur, touched, backlog=backlog)
     else:
-        refresh_windows(cur)  # a language change queues windows without touching buckets
+        refresh_windows(cur, backlog=backlog)  # a language change queues windows without touching buckets
 
 
-def recompute_buckets(cur: Any, buckets: Iterable[Bucket]) -> None:
+def recompute_buckets(cur: Any, buckets: Iterable[Bucket], *, backlog: bool = False) -> None:
     """Rebuild every metric bucket of the given (day, repository) pairs from the facts, and the windows
     they are part of."""
     queries = named_queries("buckets.sql")
@@ -142,7 +146,7 @@ def recompute_buckets(cur: Any, buckets: Iterable[Bucket]) -> None:
     cur.execute(queries["delete_buckets"], params)
     cur.execute(queries["insert_buckets"], params)
     enqueue_buckets(cur, params)  # and the new ones
-    refresh_windows(cur)
+    refresh_windows(cur, backlog=backlog)
 
 
 def _touch_params(facts: Facts) -> dict[str, list[Any]]:

@@ -5,8 +5,10 @@ repository, organisation and language on that day — are queued in ``metric_win
 :func:`refresh_windows` empties the queue in the same transaction: the daily roll-ups of the wider grains for
 the queued days, then every window ending on a queued day or the 27 days after it. A crash before the
 commit leaves buckets, queue and windows as they were; a queued key that some other writer of the table
-committed (a repository's language changed by hand) is picked up by the next write. Statements:
-``sql/windows.sql``.
+committed (a repository's language changed by hand) is picked up by the next write. Under a backlog, keys
+of past days are left queued (committed with their buckets, so nothing is lost) for up to SETTLE_SECONDS
+and then taken together; the worker writes an empty batch every few seconds, which takes whatever is left
+once the backlog is gone. Statements: ``sql/windows.sql``.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from stream_processors.facts import named_queries
 
 Key = tuple[str, str, str, date]  # grain, org, scope, day
 WINDOW_DAYS = 28  # the longest window: a day's data counts in windows ending up to 27 days later
+SETTLE_SECONDS = 10.0  # longest wait of a past day's key under a backlog (the worker flushes when idle)
 _ALL_DAYS = {"lo": date.min, "hi": date.max}
 
 
@@ -29,10 +32,16 @@ def enqueue_buckets(cur: Any, params: dict[str, Any]) -> None:
     cur.execute(named_queries("windows.sql")["enqueue_buckets"], params)
 
 
-def refresh_windows(cur: Any) -> int:
-    """Bring the windows of every queued key up to date; returns the number of keys."""
+def refresh_windows(cur: Any, *, backlog: bool = False) -> int:
+    """Bring the windows of the queued keys up to date; returns the number of keys.
+
+    Under a backlog (a replay, a backfill, a worker catching up: several batches written together), keys
+    of days before yesterday wait until one of them has waited SETTLE_SECONDS, so the windows of a stretch
+    of history are computed once for many batches rather than once per batch (each batch's days reach 27
+    days ahead). Today's and yesterday's keys, and every key outside a backlog, are taken at once."""
     queries = named_queries("windows.sql")
-    cur.execute(queries["take_pending"])
+    since = datetime.now(UTC).date() - timedelta(days=1) if backlog else None
+    cur.execute(queries["take_pending"], {"since": since, "settle": SETTLE_SECONDS})
     keys: list[Key] = cur.fetchall()
     if keys:
         params = _key_params(keys)

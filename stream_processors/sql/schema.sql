@@ -162,7 +162,8 @@ CREATE TABLE public.metric_windows_pending (
     grain text NOT NULL,
     org text NOT NULL,
     scope text NOT NULL,
-    day date NOT NULL
+    day date NOT NULL,
+    queued_at timestamp with time zone NOT NULL
 );
 CREATE TABLE public.org_memberships (
     org text NOT NULL,

@@ -20,7 +20,19 @@ CROSS JOIN LATERAL (SELECT 'repository', b.repo_id::text UNION ALL SELECT 'organ
 ORDER BY 1, 2, 3, 4;
 
 -- name: take_pending
-WITH taken AS (DELETE FROM metric_windows_pending RETURNING grain, org, scope, day)
+-- The queued keys: all of them, or with a day from %(since)s on (a backlog defers the past) unless a
+-- deferred key has waited %(settle)s seconds already.
+WITH due AS (
+    SELECT %(since)s::date IS NULL
+        OR (SELECT min(queued_at) FROM metric_windows_pending WHERE day < %(since)s::date)
+           <= now() - make_interval(secs => %(settle)s) AS everything
+),
+taken AS (
+    DELETE FROM metric_windows_pending p
+    USING due
+    WHERE due.everything OR p.day >= %(since)s::date
+    RETURNING p.grain, p.org, p.scope, p.day
+)
 SELECT DISTINCT grain, org, scope, day FROM taken ORDER BY grain, org, scope, day;
 
 -- name: keys_of_days
@@ -94,76 +106,76 @@ WHERE w.grain = t.grain AND w.org = t.org AND w.scope = t.scope AND w.day = t.da
 -- name: insert_windows
 -- The windows ending on each key's day and the 27 days after it (within lo … hi), from the repository's
 -- buckets or the wider grain's daily roll-ups: exact by kind, as the query-time view metric_rollups.
+-- Each scope's days are read once, as one series per metric with a placeholder row on every window end
+-- day; sliding frames over that series (1, 7 and 28 days back from each placeholder) give every window in
+-- one pass, instead of reading each window's days again for each of the 28 end days a day belongs to.
 WITH k AS (
     SELECT DISTINCT grain, org, scope, day
     FROM unnest(%(grains)s::text[], %(orgs)s::text[], %(scopes)s::text[], %(days)s::date[])
          AS k (grain, org, scope, day)
 ),
 t AS (
-    SELECT DISTINCT k.grain, k.org, k.scope, k.day + o AS day,
-           CASE WHEN k.grain = 'repository' THEN k.scope::bigint END AS repo_id
+    SELECT DISTINCT k.grain, k.org, k.scope, k.day + o AS day
     FROM k CROSS JOIN generate_series(0, 27) AS o
     WHERE k.day + o BETWEEN %(lo)s AND %(hi)s
 ),
-inputs AS (
-    SELECT t.grain, t.org, t.scope, t.day, t.day - b.day AS age, b.metric, b.value, b.numerator, b.denominator,
-           b.samples, b.members
-    FROM t
-    JOIN metric_buckets b ON b.repo_id = t.repo_id AND b.day > t.day - 28 AND b.day <= t.day AND b.org = t.org
-    WHERE t.grain = 'repository'
+scopes AS (
+    SELECT grain, org, scope, CASE WHEN grain = 'repository' THEN scope::bigint END AS repo_id,
+           min(day) - 27 AS first_day, max(day) AS last_day
+    FROM t GROUP BY grain, org, scope
+),
+sources AS (
+    SELECT s.grain, s.org, s.scope, b.day, b.metric, b.value, b.numerator, b.denominator, b.samples, b.members
+    FROM scopes s
+    JOIN metric_buckets b ON b.repo_id = s.repo_id AND b.day BETWEEN s.first_day AND s.last_day AND b.org = s.org
+    WHERE s.grain = 'repository'
     UNION ALL
-    SELECT t.grain, t.org, t.scope, t.day, t.day - r.day, r.metric, r.value, r.numerator, r.denominator,
-           r.samples, r.members
+    SELECT s.grain, s.org, s.scope, r.day, r.metric, r.value, r.numerator, r.denominator, r.samples, r.members
+    FROM scopes s
+    JOIN metric_rollup_days r ON r.grain = s.grain AND r.org = s.org AND r.scope = s.scope
+                             AND r.day BETWEEN s.first_day AND s.last_day
+    WHERE s.grain <> 'repository'
+),
+series AS (
+    SELECT grain, org, scope, day, metric, value, numerator, denominator, samples, members, false AS target
+    FROM sources
+    UNION ALL
+    SELECT t.grain, t.org, t.scope, t.day, m.metric, NULL, NULL, NULL, NULL, NULL, true
     FROM t
-    JOIN metric_rollup_days r ON r.grain = t.grain AND r.org = t.org AND r.scope = t.scope
-                             AND r.day > t.day - 28 AND r.day <= t.day
-    WHERE t.grain <> 'repository'
+    JOIN (SELECT DISTINCT grain, org, scope, metric FROM sources) AS m
+      ON m.grain = t.grain AND m.org = t.org AND m.scope = t.scope
+),
+rolled AS (
+    SELECT s.grain, s.org, s.scope, s.day, s.metric, s.target, d.kind, d.quantile,
+           sum(s.value) OVER w1 AS value_1, sum(s.value) OVER w7 AS value_7, sum(s.value) OVER w28 AS value_28,
+           sum(s.numerator) OVER w1 AS num_1, sum(s.numerator) OVER w7 AS num_7,
+           sum(s.numerator) OVER w28 AS num_28,
+           sum(s.denominator) OVER w1 AS den_1, sum(s.denominator) OVER w7 AS den_7,
+           sum(s.denominator) OVER w28 AS den_28,
+           array_concat_agg(s.samples) OVER w1 AS samples_1, array_concat_agg(s.samples) OVER w7 AS samples_7,
+           array_concat_agg(s.samples) OVER w28 AS samples_28,
+           array_concat_agg(s.members) OVER w1 AS members_1, array_concat_agg(s.members) OVER w7 AS members_7,
+           array_concat_agg(s.members) OVER w28 AS members_28
+    FROM series s
+    JOIN metric_definitions d ON d.metric = s.metric
+    WINDOW w1 AS (PARTITION BY s.grain, s.org, s.scope, s.metric ORDER BY s.day - DATE '2000-01-01'
+                  RANGE BETWEEN CURRENT ROW AND CURRENT ROW),
+           w7 AS (PARTITION BY s.grain, s.org, s.scope, s.metric ORDER BY s.day - DATE '2000-01-01'
+                  RANGE BETWEEN 6 PRECEDING AND CURRENT ROW),
+           w28 AS (PARTITION BY s.grain, s.org, s.scope, s.metric ORDER BY s.day - DATE '2000-01-01'
+                   RANGE BETWEEN 27 PRECEDING AND CURRENT ROW)
 ),
 windows (grain, org, scope, day, metric, v1, v7, v28) AS (
-    SELECT i.grain, i.org, i.scope, i.day, i.metric,
-           sum(i.value) FILTER (WHERE i.age < 1), sum(i.value) FILTER (WHERE i.age < 7), sum(i.value)
-    FROM inputs i JOIN metric_definitions d ON d.metric = i.metric
-    WHERE d.kind = 'count'
-    GROUP BY i.grain, i.org, i.scope, i.day, i.metric
-    UNION ALL
-    SELECT i.grain, i.org, i.scope, i.day, i.metric,
-           sum(i.numerator) FILTER (WHERE i.age < 1) / NULLIF(sum(i.denominator) FILTER (WHERE i.age < 1), 0),
-           sum(i.numerator) FILTER (WHERE i.age < 7) / NULLIF(sum(i.denominator) FILTER (WHERE i.age < 7), 0),
-           sum(i.numerator) / NULLIF(sum(i.denominator), 0)
-    FROM inputs i JOIN metric_definitions d ON d.metric = i.metric
-    WHERE d.kind = 'ratio'
-    GROUP BY i.grain, i.org, i.scope, i.day, i.metric
-    UNION ALL
-    SELECT i.grain, i.org, i.scope, i.day, i.metric,
-           NULLIF(count(DISTINCT m.member) FILTER (WHERE i.age < 1), 0),
-           NULLIF(count(DISTINCT m.member) FILTER (WHERE i.age < 7), 0),
-           NULLIF(count(DISTINCT m.member), 0)
-    FROM inputs i JOIN metric_definitions d ON d.metric = i.metric
-    CROSS JOIN LATERAL unnest(i.members) AS m (member)
-    WHERE d.kind = 'distinct'
-    GROUP BY i.grain, i.org, i.scope, i.day, i.metric
-    UNION ALL
-    SELECT i.grain, i.org, i.scope, i.day, i.metric,
-           percentile_cont(d.quantile) WITHIN GROUP (ORDER BY s.sample) FILTER (WHERE i.age < 1),
-           percentile_cont(d.quantile) WITHIN GROUP (ORDER BY s.sample) FILTER (WHERE i.age < 7),
-           percentile_cont(d.quantile) WITHIN GROUP (ORDER BY s.sample)
-    FROM inputs i JOIN metric_definitions d ON d.metric = i.metric
-    CROSS JOIN LATERAL unnest(i.samples) AS s (sample)
-    WHERE d.kind = 'quantile'
-    GROUP BY i.grain, i.org, i.scope, i.day, i.metric, d.quantile
-    UNION ALL
+    -- Sums inline; the kinds that need the window's samples or members through window_value.
     SELECT grain, org, scope, day, metric,
-           max(n1)::double precision / NULLIF(sum(n1), 0),
-           max(n7)::double precision / NULLIF(sum(n7), 0),
-           max(n28)::double precision / NULLIF(sum(n28), 0)
-    FROM (SELECT i.grain, i.org, i.scope, i.day, i.metric,
-                 count(*) FILTER (WHERE i.age < 1) AS n1, count(*) FILTER (WHERE i.age < 7) AS n7,
-                 count(*) AS n28
-          FROM inputs i JOIN metric_definitions d ON d.metric = i.metric
-          CROSS JOIN LATERAL unnest(i.members) AS m (member)
-          WHERE d.kind = 'top_share'
-          GROUP BY i.grain, i.org, i.scope, i.day, i.metric, m.member) AS per_member
-    GROUP BY grain, org, scope, day, metric
+           CASE kind WHEN 'count' THEN value_1 WHEN 'ratio' THEN num_1 / NULLIF(den_1, 0)
+                ELSE window_value(kind, quantile, samples_1, members_1) END,
+           CASE kind WHEN 'count' THEN value_7 WHEN 'ratio' THEN num_7 / NULLIF(den_7, 0)
+                ELSE window_value(kind, quantile, samples_7, members_7) END,
+           CASE kind WHEN 'count' THEN value_28 WHEN 'ratio' THEN num_28 / NULLIF(den_28, 0)
+                ELSE window_value(kind, quantile, samples_28, members_28) END
+    FROM rolled
+    WHERE target
 )
 INSERT INTO metric_windows (grain, org, scope, day, metric, value_1d, value_7d, value_28d)
 SELECT grain, org, scope, day, metric, v1, v7, v28

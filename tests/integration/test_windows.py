@@ -20,11 +20,12 @@ import pytest
 from pillarstream.envelope import from_payload
 from receiver.publisher import KafkaPublisher
 from stream_processors.migrations import MIGRATIONS_DIR, migrate
+from stream_processors.warehouse import prepare, write_prepared
 from stream_processors.windows import build_windows
 from tests.conftest import drop_database, new_database
 from tests.harness import eventually, query
 from tests.history import Delivery, deliveries, random_history
-from tests.integration.test_lead_time_touch import feed
+from tests.integration.test_lead_time_touch import consumed, feed
 from tests.scenario import ORG, History, OrgEvent, PRStep, PullRequest, render
 
 pytestmark = pytest.mark.integration
@@ -330,25 +331,67 @@ def test_kill_9_of_the_worker_mid_maintenance_leaves_windows_consistent(pipeline
     publisher.close()
     worker = pipeline.start_worker("warehouse")
 
+    watcher = psycopg2.connect(db.admin_dsn)
+    watcher.autocommit = True
+
     def maintaining() -> bool:
-        rows = query(db.admin_dsn, """SELECT count(*) FROM pg_stat_activity
-                                      WHERE state = 'active' AND query LIKE %s AND pid <> pg_backend_pid()""",
-                     ("%INSERT INTO metric_windows%",))
-        return rows[0][0] > 0
+        """The worker is in the middle of rebuilding windows (roll-up days or windows statements)."""
+        with watcher.cursor() as cur:
+            cur.execute("""SELECT count(*) FROM pg_stat_activity
+                           WHERE state = 'active' AND pid <> pg_backend_pid()
+                             AND (query LIKE '-- The windows ending on each key''s day%%'
+                                  OR query LIKE '-- Each key''s day, rolled up%%')""")
+            return bool(cur.fetchone()[0])
 
     eventually(lambda: int(query(db.admin_dsn, "SELECT count(*) FROM deliveries")[0][0]) >= 1000, timeout=120,
                what="the first batches")
     deadline = time.monotonic() + 120
     while not maintaining():
         assert time.monotonic() < deadline, "the worker never maintained windows"
-        time.sleep(0.005)
+        time.sleep(0.002)
     worker.kill()
-    count = int(query(db.admin_dsn, "SELECT count(*) FROM deliveries")[0][0])
-    assert 0 < count < len(items)
-    eventually(lambda: not maintaining(), timeout=30, what="the killed worker's transaction to end")
-    assert_windows_exact(db.admin_dsn)  # what committed is consistent: no half-maintained windows
+    # Killed while catching up, or while taking the keys its backlog deferred once everything was in.
+    assert int(query(db.admin_dsn, "SELECT count(*) FROM deliveries")[0][0]) > 0
+    eventually(lambda: not maintaining(), timeout=60, what="the killed worker's transaction to end")
+    watcher.close()
+    # What committed is consistent: windows either maintained with their buckets, or their keys queued
+    # (a backlog defers past days); taking the queue, as the next worker does, leaves them exact.
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        write_prepared(cur, [prepare([])])
+    conn.close()
+    assert_windows_exact(db.admin_dsn)
 
     pipeline.start_worker("warehouse", name="warehouse-2")
     eventually(lambda: int(query(db.admin_dsn, "SELECT count(*) FROM deliveries")[0][0]) == len(items),
                timeout=300, what="every delivery")
+    eventually(lambda: query(db.admin_dsn, "SELECT count(*) FROM metric_windows_pending")[0][0] == 0,
+               timeout=60, what="the worker's idle tick to take the deferred window keys")
+    assert_windows_exact(db.admin_dsn)
+
+
+def test_a_backlog_defers_past_days_windows_and_an_idle_tick_takes_them(db):
+    history = random_history(3, 20, seed=12)
+    items = deliveries(history)
+    groups = [prepare(consumed(items[start:start + 200])) for start in range(0, len(items), 200)]
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        write_prepared(cur, groups)  # batches written together: a backlog
+    conn.close()
+    pending = query(db.admin_dsn, "SELECT count(*), max(day) FROM metric_windows_pending")[0]
+    assert pending[0] > 0 and pending[1] < datetime.now(UTC).date()  # past days wait, committed
+    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows")[0][0] == 0
+
+    today = datetime.now(UTC)
+    live = random_history(1, 1, start=today.date(), seed=13, first_repo_id=400_000)
+    now_items = [d for d in deliveries(live) if d.at <= today]
+    assert now_items
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        write_prepared(cur, [prepare(consumed(now_items[:1])), prepare(consumed(now_items[1:]))])
+    conn.close()
+    assert query(db.admin_dsn, """SELECT count(*) FROM metric_windows_pending
+                                  WHERE day >= %s""", (today.date() - timedelta(days=1),))[0][0] == 0
+    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows WHERE scope = '400000'")[0][0] > 0
+
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        write_prepared(cur, [prepare([])])  # the worker's idle tick
+    conn.close()
     assert_windows_exact(db.admin_dsn)

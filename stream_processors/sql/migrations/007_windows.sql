@@ -54,6 +54,22 @@ FROM team_repositories tr
 JOIN teams t USING (team_id)
 WHERE tr.state = 'added' AND NOT t.deleted AND t.slug IS NOT NULL;
 
+-- A window's value, for the kinds that need what its days hold together (docs/metrics.md, "Roll-ups are
+-- exact"): the quantile of all samples, distinct members of the union, the busiest member's share of all
+-- entries. NULL when the window holds none. (Counts and ratios are sums, computed inline.)
+CREATE FUNCTION window_value(kind text, quantile double precision, samples double precision[], members text[])
+RETURNS double precision LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN kind = 'quantile' AND samples IS NOT NULL
+            THEN (SELECT percentile_cont(quantile) WITHIN GROUP (ORDER BY s) FROM unnest(samples) AS s)
+        WHEN kind = 'distinct' AND members IS NOT NULL
+            THEN (SELECT NULLIF(count(DISTINCT m), 0) FROM unnest(members) AS m)
+        WHEN kind = 'top_share' AND members IS NOT NULL
+            THEN (SELECT max(n)::double precision / sum(n)
+                  FROM (SELECT count(*) AS n FROM unnest(members) AS m GROUP BY m) AS per_member)
+    END
+$$;
+
 -- The buckets of one day rolled into each grain wider than a repository, kept with what windows need:
 -- sums for counts and ratios, every sample, the distinct members (top_share: one entry per event).
 -- scope: '' for the organisation, the repository language ('' = none) for `language`, the team id for `team`.
@@ -90,13 +106,15 @@ CREATE TABLE metric_windows (
 CREATE INDEX metric_windows_day ON metric_windows (day, grain, org);
 
 -- Which (grain, org, scope, day) the windows must follow: bucket days the writer rebuilt, and days a
--- repository's language change moves between languages. The writer empties it in the same transaction;
--- rows committed by anything else (an UPDATE by hand) are picked up by the next write.
+-- repository's language or team scope change moves. The writer takes them in the same transaction, except
+-- keys of past days while it works through a backlog, which wait (committed) to be taken together
+-- (stream_processors/windows.py); rows committed by anything else are picked up by the next write.
 CREATE TABLE metric_windows_pending (
-    grain  text NOT NULL,
-    org    text NOT NULL,
-    scope  text NOT NULL,
-    day    date NOT NULL
+    grain      text NOT NULL,
+    org        text NOT NULL,
+    scope      text NOT NULL,
+    day        date NOT NULL,
+    queued_at  timestamptz NOT NULL DEFAULT now()
 );
 
 -- A repository's language decides its language grain over its whole history (as the query-time views
