@@ -115,6 +115,16 @@ def ingest(services: LocalServices, root: Path, repos: int, days: int) -> float:
         rate = (n - first_n) / max(now - t0, 1e-9)
         print(f"ingest: {len(items):,} deliveries, {rate:,.0f} events/s overall "
               f"(min {min(rates):,.0f}, max {max(rates):,.0f} per 10 s; target >= 5,000 sustained)", flush=True)
+
+        def pending() -> int:
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM metric_windows_pending")
+                return int(cur.fetchone()[0])
+
+        wait_until(lambda: pending() == 0, timeout=900, what="the deferred window keys", child=worker)
+        settled = time.perf_counter()
+        print(f"windows settled {settled - now:.1f} s after the last delivery; with them "
+              f"{(n - first_n) / (settled - t0):,.0f} events/s", flush=True)
     finally:
         worker.stop()
         conn.close()
