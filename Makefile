@@ -42,6 +42,7 @@ bench: bootstrap
 	.venv/bin/python bench/metrics_bench.py
 	.venv/bin/python bench/archive_dedupe_bench.py
 	.venv/bin/python bench/worker_resume_bench.py
+	.venv/bin/python bench/dashboard_bench.py
 
 demo:
 	.venv/bin/pillarstream demo

@@ -38,7 +38,16 @@ def available(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-def migrate(dsn: str) -> list[Migration]:
+def _after(migration: Migration, cur: psycopg2.extensions.cursor) -> None:
+    """Data a migration derives in Python, in its transaction: 007 builds the windows of the buckets
+    already there (an existing warehouse), printing progress."""
+    if migration.version == 7:
+        from stream_processors.windows import build_windows, print_progress
+
+        build_windows(cur, print_progress)
+
+
+def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     """Apply what is missing; returns the migrations applied now (empty when up to date)."""
     applied_now = []
     try:
@@ -53,11 +62,12 @@ def migrate(dsn: str) -> list[Migration]:
                                applied_at timestamptz NOT NULL DEFAULT now())""")
             cur.execute("SELECT version FROM schema_migrations")
             done = {row[0] for row in cur.fetchall()}
-        for migration in available():
+        for migration in available(directory):
             if migration.version in done:
                 continue
             with conn, conn.cursor() as cur:
                 cur.execute(migration.path.read_text(encoding="utf-8"))
+                _after(migration, cur)
                 cur.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
                             (migration.version, migration.name))
             log.info("applied migration", extra={"version": migration.version, "migration": migration.name})

@@ -7,7 +7,9 @@ A batch is written in a fixed sequence of set-based statements, none per row:
 2. normalised facts and entity state, one upsert per table (stream_processors/facts.py);
 3. the metric buckets of every (UTC day, repository) the batch touched, deleted and recomputed from the
    facts (sql/buckets.sql). "Touched" is measured before and after the upserts, so a bucket a row leaves
-   (a reopened pull request's old close day) is rebuilt as well as the one it enters.
+   (a reopened pull request's old close day) is rebuilt as well as the one it enters;
+4. the materialised windows those buckets are part of (``windows.py``), in the same transaction (past
+   days' windows wait a few seconds under a backlog, their keys queued in that transaction).
 
 A record that cannot be decoded or normalised (:class:`PayloadError`: a value the warehouse cannot store,
 a missing id) becomes a :class:`DeadLetter`: it is left out of the batch, and stored in ``dead_letters``
@@ -34,6 +36,7 @@ from pillarstream.normalise import Facts, PayloadError, normalise
 from stream_processors.archiver import Consumed, RawRecord
 from stream_processors.facts import Statement, json_rows, keys, named_queries, upserts
 from stream_processors.postgres_errors import warehouse_error
+from stream_processors.windows import enqueue_buckets, refresh_windows
 
 log = logging.getLogger(__name__)
 Bucket = tuple[date, int]
@@ -207,7 +210,10 @@ def write_prepared(cur: psycopg2.extensions.cursor, batches: Sequence[PreparedBa
                 for d in batch.dead_letters])
     with_facts = [batch for batch in batches if batch.facts]
     if with_facts:
-        write_facts_and_buckets(cur, with_facts)
+        # Batches that queued up for the writer mean a backlog: windows of past days may wait (windows.py).
+        write_facts_and_buckets(cur, with_facts, backlog=len(with_facts) > 1)
+    else:
+        refresh_windows(cur)  # an empty batch (the worker's idle tick) takes what waited
 
 
 def write_batch(cur: psycopg2.extensions.cursor, records: Sequence[Consumed],
@@ -216,29 +222,38 @@ def write_batch(cur: psycopg2.extensions.cursor, records: Sequence[Consumed],
     write_prepared(cur, [prepare(records, config)])
 
 
-def write_facts_and_buckets(cur: Any, batches: Sequence[PreparedBatch]) -> None:
+def write_facts_and_buckets(cur: Any, batches: Sequence[PreparedBatch], *, backlog: bool = False) -> None:
     queries = named_queries("buckets.sql")
     touch = {key: [value for batch in batches for value in batch.touch[key]] for key in batches[0].touch}
+    lead_time = bool(touch["commit_repos"] or touch["status_ids"])
     touched = _fetch_buckets(cur, queries["touched_days"], touch)  # days rows may leave
+    if lead_time:  # deployments that shipped the changed commits before
+        touched |= _fetch_buckets(cur, queries["touched_lead_time_days"], touch)
     for batch in batches:
         for statement in batch.facts:
             cur.execute(*statement)
     touched |= _fetch_buckets(cur, queries["touched_days"], touch)  # days rows enter
-    if touch["commit_repos"] or touch["status_ids"]:
+    if lead_time:  # deployments that ship them now
         touched |= _fetch_buckets(cur, queries["touched_lead_time_days"], touch)
     touched.update(bucket for batch in batches for bucket in batch.known_buckets)
     if touched:
-        recompute_buckets(cur, touched)
+        recompute_buckets(cur, touched, backlog=backlog)
+    else:
+        refresh_windows(cur, backlog=backlog)  # a language change queues windows without touching buckets
 
 
-def recompute_buckets(cur: Any, buckets: Iterable[Bucket]) -> None:
-    """Rebuild every metric bucket of the given (day, repository) pairs from the facts."""
+def recompute_buckets(cur: Any, buckets: Iterable[Bucket], *, backlog: bool = False) -> None:
+    """Rebuild every metric bucket of the given (day, repository) pairs from the facts, and the windows
+    they are part of."""
     queries = named_queries("buckets.sql")
     ordered = sorted(set(buckets))  # a stable order keeps concurrent writers' row locks in one order
     params = {"days": [d for d, _ in ordered], "repos": [r for _, r in ordered]}
     cur.execute(queries["lock_repositories"], params)
+    enqueue_buckets(cur, params)  # the grains the old buckets roll into
     cur.execute(queries["delete_buckets"], params)
     cur.execute(queries["insert_buckets"], params)
+    enqueue_buckets(cur, params)  # and the new ones
+    refresh_windows(cur, backlog=backlog)
 
 
 def _touch_params(facts: Facts) -> dict[str, list[Any]]:

@@ -42,46 +42,73 @@ FROM moments
 WHERE at IS NOT NULL;
 
 -- name: touched_lead_time_days
--- Lead time is filed under the deployment that first shipped a commit. A new successful production
--- status can take commits from every later one; a commit landing (or landing earlier) moves to the first
--- deployment whose head landed at or after it. So: in each affected repository, every successful
--- production deployment day from the earliest such change on. Run after the upserts (landing times only
--- move earlier and statuses never change, so the old attribution is inside this range).
+-- Lead time is filed under the deployment that first shipped a commit: deployment d (successful, production,
+-- in status order) ships the commits that landed after every earlier deployment's head and not after its
+-- own head. A change can only move commits between these deployments, in each affected repository:
+--   (i)  for a changed commit, the first deployment whose head landed at or after it (the one shipping it);
+--   (ii) for a deployment whose head changed (a new status, or its head commit landed or landed earlier):
+--        that deployment and the later ones up to the first whose head landed at or after its head (the
+--        later ones in between ship nothing more or less than what its head no longer leaves them).
+-- Run before the upserts (where commits were shipped) and after them (where they are shipped now); the
+-- union is every deployment day whose lead-time samples change, so the cost follows the changed rows and
+-- the deployments next to them, not the repository's history.
 WITH changed_commits AS (
-    SELECT c.repo_id, min(c.first_default_push_at) AS landed
+    SELECT c.repo_id, c.sha, c.first_default_push_at AS landed
     FROM commits c
     JOIN unnest(%(commit_repos)s::bigint[], %(commit_shas)s::text[]) AS k (repo_id, sha)
       ON c.repo_id = k.repo_id AND c.sha = k.sha
     WHERE c.first_default_push_at IS NOT NULL
-    GROUP BY c.repo_id
 ),
-changed_statuses AS (
-    SELECT repo_id, min(created_at) AS at
-    FROM deployment_statuses
-    WHERE status_id = ANY (%(status_ids)s::bigint[]) AND state = 'success' AND is_production
-    GROUP BY repo_id
+shipping AS (
+    SELECT f.repo_id, f.created_at
+    FROM changed_commits c
+    CROSS JOIN LATERAL (
+        SELECT s.repo_id, s.created_at
+        FROM commits x
+        JOIN deployment_statuses s ON s.repo_id = x.repo_id AND s.sha = x.sha
+        WHERE x.repo_id = c.repo_id AND x.first_default_push_at >= c.landed
+          AND s.state = 'success' AND s.is_production
+        ORDER BY s.created_at, s.status_id
+        LIMIT 1
+    ) AS f
 ),
-shipped AS (
-    SELECT s.repo_id, s.created_at, x.first_default_push_at AS head_landed
+moved AS (
+    SELECT s.repo_id, s.status_id, s.created_at, x.first_default_push_at AS head_landed
     FROM deployment_statuses s
     LEFT JOIN commits x ON x.repo_id = s.repo_id AND x.sha = s.sha
     WHERE s.state = 'success' AND s.is_production
-      AND s.repo_id IN (SELECT repo_id FROM changed_commits UNION SELECT repo_id FROM changed_statuses)
+      AND (s.status_id = ANY (%(status_ids)s::bigint[])
+           OR (s.repo_id, s.sha) IN (SELECT repo_id, sha FROM changed_commits))
 ),
-since AS (
-    SELECT repo_id, min(at) AS at
-    FROM (
-        SELECT repo_id, at FROM changed_statuses
-        UNION ALL
-        SELECT s.repo_id, s.created_at
-        FROM shipped s
-        JOIN changed_commits c ON c.repo_id = s.repo_id AND s.head_landed >= c.landed
-    ) AS starts
-    GROUP BY repo_id
+bounded AS (
+    SELECT m.*, e.created_at AS end_at, e.status_id AS end_id
+    FROM moved m
+    LEFT JOIN LATERAL (
+        SELECT s.created_at, s.status_id
+        FROM deployment_statuses s
+        JOIN commits x ON x.repo_id = s.repo_id AND x.sha = s.sha
+        WHERE s.repo_id = m.repo_id AND s.created_at >= m.created_at
+          AND (s.created_at, s.status_id) > (m.created_at, m.status_id)
+          AND s.state = 'success' AND s.is_production AND x.first_default_push_at >= m.head_landed
+        ORDER BY s.created_at, s.status_id
+        LIMIT 1
+    ) AS e ON m.head_landed IS NOT NULL
+),
+days (at, repo_id) AS (
+    SELECT created_at, repo_id FROM shipping
+    UNION ALL
+    SELECT created_at, repo_id FROM bounded
+    UNION ALL
+    SELECT s.created_at, s.repo_id
+    FROM bounded m
+    JOIN deployment_statuses s ON s.repo_id = m.repo_id AND s.created_at >= m.created_at
+                              AND (s.created_at, s.status_id) > (m.created_at, m.status_id)
+                              AND (m.end_at IS NULL OR s.created_at <= m.end_at)
+                              AND (m.end_at IS NULL OR (s.created_at, s.status_id) <= (m.end_at, m.end_id))
+    WHERE m.head_landed IS NOT NULL AND s.state = 'success' AND s.is_production
 )
-SELECT DISTINCT (s.created_at AT TIME ZONE 'UTC')::date AS day, s.repo_id
-FROM shipped s
-JOIN since ON since.repo_id = s.repo_id AND s.created_at >= since.at;
+SELECT DISTINCT (at AT TIME ZONE 'UTC')::date AS day, repo_id
+FROM days;
 
 -- name: lock_repositories
 -- Two workers may briefly hold the same partition while the consumer group hands it over; recomputing

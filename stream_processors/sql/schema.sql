@@ -146,7 +146,38 @@ CREATE TABLE public.metric_definitions (
     quantile double precision,
     unit text NOT NULL,
     version integer NOT NULL,
-    description text NOT NULL
+    description text NOT NULL,
+    label text NOT NULL
+);
+CREATE TABLE public.metric_rollup_days (
+    grain text NOT NULL,
+    org text NOT NULL,
+    scope text NOT NULL,
+    day date NOT NULL,
+    metric text NOT NULL,
+    value double precision,
+    numerator double precision,
+    denominator double precision,
+    samples float8[],
+    members text[]
+);
+CREATE TABLE public.metric_windows (
+    grain text NOT NULL,
+    org text NOT NULL,
+    scope text NOT NULL,
+    day date NOT NULL,
+    metric text NOT NULL,
+    value_1d double precision,
+    value_7d double precision,
+    value_28d double precision,
+    repo_id bigint
+);
+CREATE TABLE public.metric_windows_pending (
+    grain text NOT NULL,
+    org text NOT NULL,
+    scope text NOT NULL,
+    day date NOT NULL,
+    queued_at timestamp with time zone NOT NULL
 );
 CREATE TABLE public.org_memberships (
     org text NOT NULL,
@@ -350,7 +381,8 @@ CREATE VIEW public.metric_rollups (
     language text,
     pillar text,
     metric text,
-    value double precision
+    value double precision,
+    team_id bigint
 );
 CREATE VIEW public.metric_window_inputs (
     day date,
@@ -367,7 +399,11 @@ CREATE VIEW public.metric_window_inputs (
     numerator double precision,
     denominator double precision,
     samples float8[],
-    members text[]
+    members text[],
+    team_id bigint
+);
+CREATE VIEW public.metric_windows_last_day (
+    day date
 );
 CREATE VIEW public.peer_reviews (
     review_id bigint,
@@ -394,6 +430,10 @@ CREATE VIEW public.pull_request_timeline (
     closed_at timestamp with time zone,
     ready_at timestamp with time zone,
     first_review_at timestamp with time zone
+);
+CREATE VIEW public.team_scopes (
+    team_id bigint,
+    repo_id bigint
 );
 CREATE VIEW reporting.check_runs (
     check_run_id bigint,
@@ -485,7 +525,8 @@ CREATE VIEW reporting.metric_catalogue (
     quantile double precision,
     unit text,
     version integer,
-    description text
+    description text,
+    label text
 );
 CREATE VIEW reporting.pillar_metrics (
     day date,
@@ -505,6 +546,19 @@ CREATE VIEW reporting.pillar_metrics_by_language (
     day date,
     org text,
     language text,
+    pillar text,
+    metric text,
+    metric_version integer,
+    unit text,
+    window_days integer,
+    value double precision
+);
+CREATE VIEW reporting.pillar_metrics_by_team (
+    day date,
+    org text,
+    team_id bigint,
+    team text,
+    team_name text,
     pillar text,
     metric text,
     metric_version integer,
@@ -603,6 +657,7 @@ CREATE UNIQUE INDEX deliveries_pkey ON public.deliveries USING btree (delivery_i
 CREATE INDEX deliveries_received_at ON public.deliveries USING btree (received_at);
 CREATE INDEX deployment_statuses_deployment ON public.deployment_statuses USING btree (deployment_id);
 CREATE UNIQUE INDEX deployment_statuses_pkey ON public.deployment_statuses USING btree (status_id);
+CREATE INDEX deployment_statuses_sha ON public.deployment_statuses USING btree (repo_id, sha);
 CREATE INDEX deployment_statuses_time ON public.deployment_statuses USING btree (repo_id, created_at);
 CREATE UNIQUE INDEX deployments_pkey ON public.deployments USING btree (deployment_id);
 CREATE INDEX issues_closed ON public.issues USING btree (repo_id, closed_at);
@@ -611,6 +666,9 @@ CREATE UNIQUE INDEX issues_pkey ON public.issues USING btree (issue_id);
 CREATE INDEX metric_buckets_day ON public.metric_buckets USING btree (day, org);
 CREATE UNIQUE INDEX metric_buckets_pkey ON public.metric_buckets USING btree (repo_id, day, metric, org);
 CREATE UNIQUE INDEX metric_definitions_pkey ON public.metric_definitions USING btree (metric);
+CREATE UNIQUE INDEX metric_rollup_days_pkey ON public.metric_rollup_days USING btree (grain, org, scope, day, metric);
+CREATE INDEX metric_windows_day ON public.metric_windows USING btree (day, grain, org);
+CREATE UNIQUE INDEX metric_windows_pkey ON public.metric_windows USING btree (grain, org, scope, day, metric);
 CREATE UNIQUE INDEX org_memberships_pkey ON public.org_memberships USING btree (org, user_login);
 CREATE UNIQUE INDEX pull_request_events_pkey ON public.pull_request_events USING btree (pr_id, action, occurred_at);
 CREATE UNIQUE INDEX pull_request_reviews_pkey ON public.pull_request_reviews USING btree (review_id);
@@ -642,6 +700,7 @@ GRANT SELECT ON reporting.infrastructure_metrics TO pillarstream_reader;
 GRANT SELECT ON reporting.metric_catalogue TO pillarstream_reader;
 GRANT SELECT ON reporting.pillar_metrics TO pillarstream_reader;
 GRANT SELECT ON reporting.pillar_metrics_by_language TO pillarstream_reader;
+GRANT SELECT ON reporting.pillar_metrics_by_team TO pillarstream_reader;
 GRANT SELECT ON reporting.pull_requests TO pillarstream_reader;
 GRANT SELECT ON reporting.repositories TO pillarstream_reader;
 GRANT SELECT ON reporting.team_metrics TO pillarstream_reader;
@@ -658,6 +717,10 @@ GRANT INSERT, SELECT, UPDATE ON public.deployments TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.issues TO pillarstream_writer;
 GRANT DELETE, INSERT, SELECT ON public.metric_buckets TO pillarstream_writer;
 GRANT SELECT ON public.metric_definitions TO pillarstream_writer;
+GRANT DELETE, INSERT, SELECT ON public.metric_rollup_days TO pillarstream_writer;
+GRANT DELETE, INSERT, SELECT ON public.metric_windows TO pillarstream_writer;
+GRANT SELECT ON public.metric_windows_last_day TO pillarstream_writer;
+GRANT DELETE, INSERT, SELECT ON public.metric_windows_pending TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.org_memberships TO pillarstream_writer;
 GRANT SELECT ON public.peer_reviews TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.pull_request_events TO pillarstream_writer;
@@ -670,6 +733,7 @@ GRANT INSERT, SELECT, UPDATE ON public.releases TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.repositories TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.team_memberships TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.team_repositories TO pillarstream_writer;
+GRANT SELECT ON public.team_scopes TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.teams TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.workflow_jobs TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.workflow_runs TO pillarstream_writer;

@@ -7,15 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from dashboards.bundle import Bundle
+from dashboards.catalogue import catalogue, label_expression, sync_labels
+
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 PILLAR_HEADINGS = {"version_control", "compatibility", "infrastructure", "team"}
+MIGRATIONS = ROOT / "stream_processors" / "sql" / "migrations"
 
 
-def catalogue_in_sql() -> dict[str, tuple[str, str, str | None, int]]:
-    text = (ROOT / "stream_processors" / "sql" / "migrations" / "003_metrics.sql").read_text()
-    rows = re.findall(r"\('(\w+)', '(\w+)', '(\w+)', (NULL|[\d.]+), '[^']*', (\d+),", text)
-    return {metric: (pillar, kind, None if q == "NULL" else q, int(v)) for metric, pillar, kind, q, v in rows}
+def catalogue_in_sql(directory: Path = MIGRATIONS) -> dict[str, tuple[str, str, str | None, int]]:
+    """Every metric any migration defines (a metric may be added by a later migration)."""
+    return {m.name: (m.pillar, m.kind, None if m.quantile is None else f"{m.quantile:g}", m.version)
+            for m in catalogue(directory).values()}
 
 
 def catalogue_in_docs() -> dict[str, tuple[str, str, str | None, int]]:
@@ -33,3 +37,30 @@ def test_docs_and_migrations_define_the_same_metrics_kinds_and_versions():
     assert len(sql) == 26
     assert {pillar for pillar, *_ in sql.values()} == PILLAR_HEADINGS
     assert catalogue_in_docs() == sql
+
+
+def test_every_metric_has_one_label_and_the_datasets_derive_theirs_from_it():
+    metrics = catalogue()
+    assert len(metrics) == 26 and all(m.label for m in metrics.values())
+    assert metrics["review_load_top_share"].label == "Busiest reviewer's share"
+    bundle = Bundle.load()
+    assert sync_labels(bundle, metrics) == [], "run: .venv/bin/python -m dashboards.catalogue"
+    labelled = [p for p, d in bundle.of("datasets").items()
+                if any(c["column_name"] == "metric_label" for c in d["columns"])]
+    assert len(labelled) == 10
+
+
+def test_a_metric_added_by_a_later_migration_joins_the_catalogue(tmp_path: Path):
+    for path in MIGRATIONS.glob("*.sql"):
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "120_merge_queue.sql").write_text(
+        "INSERT INTO metric_definitions (metric, pillar, kind, quantile, unit, version, description, label)\n"
+        "VALUES ('merge_queue_wait_hours_p50', 'version_control', 'quantile', 0.5, 'hours', 1,\n"
+        "        'Median hours in the merge queue (it''s new).', 'Merge queue wait p50 (h)');\n")
+
+    metrics = catalogue(tmp_path)
+
+    assert len(metrics) == 27
+    assert catalogue_in_sql(tmp_path)["merge_queue_wait_hours_p50"] == ("version_control", "quantile", "0.5", 1)
+    assert metrics["merge_queue_wait_hours_p50"].description == "Median hours in the merge queue (it's new)."
+    assert "WHEN 'merge_queue_wait_hours_p50' THEN 'Merge queue wait p50 (h)'" in label_expression(metrics)

@@ -1,0 +1,416 @@
+"""The warehouse at organisation scale: ingest through the real write path, then every dashboard chart's SQL
+on the materialised windows next to the same charts on the query-time views, in the same run.
+
+Run: .venv/bin/python bench/dashboard_bench.py [--repos 100] [--days 365] [--runs 3] [--fresh-seconds 20]
+
+1. Ingest: a random history of N repositories × D days ending today (tests/history.py: pull requests,
+   reviews, pushes, checks, workflow runs, deployments, incidents; ~10 deliveries per repository-day) is
+   produced to a topic in time order, as `pillarstream replay` publishes it; one `pillarstream worker
+   warehouse` (windows maintained) writes it. Prints the ingest rate every 10 s and overall.
+2. Charts: for every chart of every dashboard in the bundle, the SQL Superset sends for it (the dataset SQL
+   wrapped as Superset wraps a virtual dataset, the chart's filters, metrics and grouping, the dashboard's
+   default filters: first organisation, "All repositories", "All languages", the last 28 days). Each is run
+   --runs times as the reader; per dashboard p50 / p95 / max of the charts' median times and the total of
+   one load, on `reporting` (materialised) and on `querytime` (the same views computed from the buckets at
+   query time, as before migration 007), with the ratio.
+3. Freshness: signed webhooks (pull requests opened now) at --fresh-rate per second; the time from POST
+   until the organisation-level `prs_opened` 1-day value for today in reporting.pillar_metrics counts it.
+   Prints p50 / p99, and the worker's events/s on the bulk load above with windows maintained.
+4. The time to build every window from scratch (what `pillarstream migrate` does on an existing warehouse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import aiohttp  # noqa: E402
+import psycopg2  # noqa: E402
+
+from bench.services import bench_services  # noqa: E402
+from dashboards.bundle import Bundle  # noqa: E402
+from dashboards.query_context import UnsupportedChart, build_query, metric_label  # noqa: E402
+from devstack.postgres import ADMIN, READER, WRITER  # noqa: E402
+from devstack.process import free_port, wait_until  # noqa: E402
+from devstack.stack import LocalServices, child_env, http_ok, spawn_receiver, spawn_worker  # noqa: E402
+from pillarstream.envelope import from_payload  # noqa: E402
+from pillarstream.signature import sign  # noqa: E402
+from receiver.publisher import KafkaPublisher, ensure_topic  # noqa: E402
+from stream_processors.windows import build_windows  # noqa: E402
+from tests.history import deliveries, random_history  # noqa: E402
+from tests.scenario import ORG, History, PRStep, PullRequest, User, render  # noqa: E402
+
+SECRET = "bench-secret"
+QUERY_TIME_VIEWS = """
+CREATE SCHEMA IF NOT EXISTS querytime;
+CREATE OR REPLACE VIEW querytime.pillar_metrics AS
+SELECT m.day, m.org, r.full_name AS repo, m.repo_id, m.language, m.grain, m.pillar, m.metric,
+       d.version AS metric_version, d.unit, m.window_days, m.value
+FROM metric_rollups m JOIN metric_definitions d USING (metric) LEFT JOIN repositories r ON r.repo_id = m.repo_id
+WHERE m.grain IN ('repository', 'organisation') AND m.value IS NOT NULL;
+CREATE OR REPLACE VIEW querytime.pillar_metrics_by_language AS
+SELECT m.day, m.org, m.language, m.pillar, m.metric, d.version AS metric_version, d.unit, m.window_days, m.value
+FROM metric_rollups m JOIN metric_definitions d USING (metric)
+WHERE m.grain = 'language' AND m.value IS NOT NULL;
+"""
+PILLAR_VIEWS = {"version_control_metrics": "version_control", "compatibility_metrics": "compatibility",
+                "infrastructure_metrics": "infrastructure", "team_metrics": "team"}
+
+
+# --- 1. ingest ---------------------------------------------------------------------------------------
+
+def ingest(services: LocalServices, root: Path, repos: int, days: int) -> float:
+    first = datetime.now(UTC).date() - timedelta(days=days - 1)
+    started = time.perf_counter()
+    items = deliveries(random_history(repos, days, start=first, seed=1), until=datetime.now(UTC))
+    print(f"history: {repos} repositories × {days} days from {first}: {len(items):,} deliveries "
+          f"(generated in {time.perf_counter() - started:.0f} s)", flush=True)
+    topic = f"dash.{uuid.uuid4().hex[:6]}"
+    ensure_topic(services.kafka.bootstrap, topic, 6, 1)
+    publisher = KafkaPublisher(services.kafka.bootstrap, topic, timeout_s=120)
+    for start in range(0, len(items), 5000):
+        publisher.publish_many([from_payload(delivery_id=d.delivery_id, event=d.event, payload=d.body,
+                                             parsed=json.loads(d.body), source="webhook",
+                                             received_at=d.at + timedelta(seconds=1))
+                                for d in items[start:start + 5000]])
+    publisher.close()
+    dsn = services.postgres.dsn(WRITER)
+    env = child_env(kafka_bootstrap=services.kafka.bootstrap, raw_topic=topic, database_url=dsn,
+                    webhook_secrets=SECRET, consumer_group_prefix=f"dash-{uuid.uuid4().hex[:6]}",
+                    log_level="WARNING")
+    worker = spawn_worker(env, "warehouse", root / "warehouse.log")
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+
+    def count() -> int:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM deliveries")
+            return int(cur.fetchone()[0])
+
+    try:
+        wait_until(lambda: count() > 0, timeout=120, what="first rows", child=worker)
+        t0, last_t, last_n, rates = time.perf_counter(), time.perf_counter(), count(), []
+        first_n, n, now = last_n, last_n, t0
+        while n < len(items):
+            time.sleep(0.5)
+            n, now = count(), time.perf_counter()
+            if now - last_t >= 10 or n >= len(items):
+                rates.append((n - last_n) / (now - last_t))
+                print(f"  ingest t={now - t0:5.0f} s  {n:9,} rows  {rates[-1]:8,.0f} events/s", flush=True)
+                if len(rates) >= 6 and sum(rates[-6:]) == 0:
+                    raise RuntimeError("the worker stopped writing")
+                last_n, last_t = n, now
+        rate = (n - first_n) / max(now - t0, 1e-9)
+        print(f"ingest: {len(items):,} deliveries, {rate:,.0f} events/s overall "
+              f"(min {min(rates):,.0f}, max {max(rates):,.0f} per 10 s; target >= 5,000 sustained)", flush=True)
+
+        def pending() -> int:
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM metric_windows_pending")
+                return int(cur.fetchone()[0])
+
+        wait_until(lambda: pending() == 0, timeout=900, what="the deferred window keys", child=worker)
+        settled = time.perf_counter()
+        print(f"windows settled {settled - now:.1f} s after the last delivery; with them "
+              f"{(n - first_n) / (settled - t0):,.0f} events/s", flush=True)
+    finally:
+        worker.stop()
+        conn.close()
+    return rate
+
+
+# --- 2. charts ---------------------------------------------------------------------------------------
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _column(column: Any) -> tuple[str, str]:
+    if isinstance(column, dict):  # the x axis: a time column at a grain
+        expression = column["sqlExpression"]
+        if column.get("timeGrain") == "P1D":
+            expression = f"DATE_TRUNC('day', {expression})"
+        return expression, column.get("label") or column["sqlExpression"]
+    return column, column
+
+
+def _metric(metric: Any) -> str:
+    if metric == "count":
+        return "COUNT(*)"
+    if isinstance(metric, dict) and metric.get("expressionType") == "SQL":
+        return str(metric["sqlExpression"])
+    if isinstance(metric, dict):
+        return f"{metric['aggregate']}({metric['column']['column_name']})"
+    return str(metric)
+
+
+def _time_range(value: str, column: str, today: date) -> str | None:
+    if value in ("No filter", ""):
+        return None
+    match = re.match(r'DATEADD\(DATETIME\("today"\), (-?\d+), day\) : DATEADD\(DATETIME\("today"\), (-?\d+), day\)',
+                     value)
+    if match:
+        lo, hi = today + timedelta(days=int(match[1])), today + timedelta(days=int(match[2]))
+        return f"{column} >= '{lo}' AND {column} < '{hi}'"
+    match = re.match(r"Last (\d+) days?", value)
+    if match:
+        return f"{column} >= '{today - timedelta(days=int(match[1]))}' AND {column} < '{today}'"
+    raise ValueError(f"time range {value!r} not understood")
+
+
+def chart_sql(chart: dict[str, Any], dataset: dict[str, Any], defaults: dict[str, list[Any]],
+              time_range: str | None, schema: str, today: date) -> str:
+    """The SELECT Superset sends for the chart with the dashboard's default filters, on ``schema``."""
+    params = dict(chart["params"])
+    params.setdefault("viz_type", chart["viz_type"])
+    query = build_query(params)
+    columns = {c["column_name"] for c in dataset["columns"]}
+    calculated = {c["column_name"]: c["expression"] for c in dataset["columns"] if c.get("expression")}
+
+    def expand(sql_text: str) -> str:  # calculated columns, as Superset inlines them
+        for name, expression in calculated.items():
+            sql_text = re.sub(rf"(?<![\w.]){name}(?![\w])", f"({expression})", sql_text)
+        return sql_text
+
+    if dataset.get("sql"):
+        sql = re.sub(r"\breporting\.(pillar_metrics\w*)", rf"{schema}.\1", dataset["sql"])
+        source = f"({sql}) AS virtual_table"
+    else:
+        name = dataset["table_name"]
+        source = f"{schema if name.startswith('pillar_metrics') or name in PILLAR_VIEWS else 'reporting'}.{name}"
+    where: list[str] = []
+    for clause in query["filters"] + [{"col": c, "op": "IN", "val": v} for c, v in defaults.items() if c in columns]:
+        op = clause["op"]
+        if op == "TEMPORAL_RANGE":
+            condition = _time_range(time_range if time_range is not None else clause.get("val", ""),
+                                    clause["col"], today)
+            if condition:
+                where.append(condition)
+        elif op == "IN":
+            where.append(f"{clause['col']} IN ({', '.join(map(_literal, clause['val']))})")
+        elif op in ("==", "!=", ">", "<", ">=", "<="):
+            where.append(f"{clause['col']} {'=' if op == '==' else op} {_literal(clause['val'])}")
+        elif op == "IS NOT NULL":
+            where.append(f"{clause['col']} IS NOT NULL")
+        else:
+            raise ValueError(f"filter operator {op} not covered")
+    if query["extras"].get("where"):
+        where.append(query["extras"]["where"])
+    selected = [_column(c) for c in query.get("columns", [])]
+    metrics = [(_metric(m), metric_label(m)) for m in query.get("metrics") or []]
+    select = [f'{e} AS "{label}"' for e, label in selected] + [f'{e} AS "{label}"' for e, label in metrics]
+    sql = f"SELECT {expand(', '.join(select))} FROM {source}"
+    if where:
+        sql += " WHERE " + expand(" AND ".join(where))
+    if metrics and selected:
+        sql += " GROUP BY " + expand(", ".join(e for e, _ in selected))
+    if query["extras"].get("having"):
+        sql += " HAVING " + expand(query["extras"]["having"])
+    order = [f"{_metric(m) if not isinstance(m, str) or m == 'count' else m} {'ASC' if asc else 'DESC'}"
+             for m, asc in query.get("orderby") or []]
+    if order:
+        sql += " ORDER BY " + ", ".join(order)
+    return sql + f" LIMIT {query.get('row_limit') or 10000}"
+
+
+def dashboard_defaults(dashboard: dict[str, Any], org: str) -> tuple[dict[str, list[Any]], str | None]:
+    values: dict[str, list[Any]] = {}
+    time_range = None
+    for item in dashboard["metadata"].get("native_filter_configuration", []):
+        state = item.get("defaultDataMask", {})
+        if item["filterType"] == "filter_time":
+            time_range = state.get("extraFormData", {}).get("time_range")
+            continue
+        column = item["targets"][0]["column"]["name"]
+        if item.get("controlValues", {}).get("defaultToFirstItem") and column == "org":
+            values[column] = [org]
+        for clause in state.get("extraFormData", {}).get("filters", []):
+            values[clause["col"]] = list(clause["val"])
+    return values, time_range
+
+
+def time_charts(dsn: str, runs: int, org: str) -> dict[str, dict[str, list[float]]]:
+    """Median ms of each chart, by dashboard, by schema."""
+    bundle = Bundle.load()
+    charts, datasets = bundle.by_uuid("charts"), bundle.by_uuid("datasets")
+    today = datetime.now(UTC).date()
+    result: dict[str, dict[str, list[float]]] = {}
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    for dashboard in sorted(bundle.of("dashboards").values(), key=lambda d: d["slug"]):
+        defaults, time_range = dashboard_defaults(dashboard, org)
+        for schema in ("reporting", "querytime"):
+            times = []
+            for chart_uuid in Bundle.dashboard_chart_uuids(dashboard):
+                chart = charts[chart_uuid]
+                try:
+                    sql = chart_sql(chart, datasets[chart["dataset_uuid"]], defaults, time_range, schema, today)
+                except UnsupportedChart:
+                    continue
+                samples = []
+                for _ in range(runs):
+                    with conn.cursor() as cur:
+                        started = time.perf_counter()
+                        cur.execute(sql)
+                        cur.fetchall()
+                        samples.append((time.perf_counter() - started) * 1000)
+                times.append(statistics.median(samples))
+            result.setdefault(dashboard["slug"], {})[schema] = times
+    conn.close()
+    return result
+
+
+def report_charts(result: dict[str, dict[str, list[float]]]) -> None:
+    def pct(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    print(f"{'dashboard':34} {'charts':>6} | {'materialised p50 / p95 / max / load (ms)':>42} | "
+          f"{'query-time p50 / p95 / max / load (ms)':>40} | load ratio")
+    for slug, by_schema in result.items():
+        mat, old = by_schema["reporting"], by_schema["querytime"]
+        print(f"{slug:34} {len(mat):6} | {pct(mat, .5):9.1f} {pct(mat, .95):9.1f} {max(mat):9.1f} {sum(mat):10.1f} | "
+              f"{pct(old, .5):9.1f} {pct(old, .95):9.1f} {max(old):9.1f} {sum(old):10.1f} | "
+              f"{sum(old) / max(sum(mat), 1e-9):8.1f}x")
+    print("targets (1,000 repositories): every chart <= 250 ms p95, one Overview load <= 2,000 ms")
+
+
+# --- 3. freshness ------------------------------------------------------------------------------------
+
+def _pr_opened(repo: Any, number: int, at: datetime) -> tuple[str, bytes]:
+    author = User(f"fresh{number % 7}", 30_000 + number % 7)
+    from tests.scenario import Commit
+    pr = PullRequest(900_000_000 + number, 90_000 + number, repo, author, "fresh",
+                     Commit(f"fresh-{number}", author, at), 1, 1, (PRStep("opened", at, author),))
+    (out,) = [o for o in render(History(repos=[repo], pull_requests=[pr])) if o.event == "pull_request"]
+    return "pull_request", json.dumps(out.payload).encode()
+
+
+async def _freshness(url: str, dsn: str, rate: float, seconds: float, repos: list[Any]) -> list[float]:
+    today = datetime.now(UTC).date()
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+
+    def org_value() -> float:
+        with conn.cursor() as cur:
+            cur.execute("""SELECT value FROM reporting.pillar_metrics WHERE grain = 'organisation' AND org = %s
+                           AND day = %s AND metric = 'prs_opened' AND window_days = 1""", (ORG, today))
+            row = cur.fetchone()
+        return float(row[0]) if row else 0.0
+
+    base = org_value()
+    sent: list[float] = []
+    seen: list[float] = []
+    async with aiohttp.ClientSession() as session:
+        start = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+            event, body = _pr_opened(repos[i % len(repos)], i + int(time.time()), datetime.now(UTC))
+            sent.append(time.perf_counter())
+            async with session.post(url, data=body, headers={
+                    "Content-Type": "application/json", "X-GitHub-Event": event,
+                    "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": sign(SECRET, body)}) as answer:
+                assert answer.status == 202, answer.status
+            value = org_value()
+            while len(seen) < min(len(sent), value - base):
+                seen.append(time.perf_counter())
+        deadline = time.perf_counter() + 60
+        while len(seen) < len(sent) and time.perf_counter() < deadline:
+            value = org_value()
+            while len(seen) < min(len(sent), value - base):
+                seen.append(time.perf_counter())
+            await asyncio.sleep(0.02)
+    conn.close()
+    # The k-th POST is counted when the organisation value has grown by k (posts go out in order).
+    return sorted((s - p) * 1000 for p, s in zip(sent, seen, strict=False))
+
+
+def freshness(services: LocalServices, root: Path, rate: float, seconds: float, repos: list[Any]) -> None:
+    topic = f"fresh.{uuid.uuid4().hex[:6]}"  # live traffic on a topic of its own (the bulk load is in)
+    ensure_topic(services.kafka.bootstrap, topic, 6, 1)
+    dsn = services.postgres.dsn(WRITER)
+    env = child_env(kafka_bootstrap=services.kafka.bootstrap, raw_topic=topic, database_url=dsn,
+                    webhook_secrets=SECRET, consumer_group_prefix=f"fresh-{uuid.uuid4().hex[:6]}",
+                    log_level="WARNING")
+    port = free_port()
+    receiver = spawn_receiver(env, port, root / "receiver.log")
+    worker = spawn_worker(env, "warehouse", root / "fresh-worker.log")
+    try:
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60, what="receiver", child=receiver)
+        time.sleep(10)  # let the worker join its group before the clock starts
+        lat = asyncio.run(_freshness(f"http://127.0.0.1:{port}/webhooks/github", services.postgres.dsn(READER),
+                                     rate, seconds, repos))
+    finally:
+        worker.stop()
+        receiver.stop()
+    if not lat:
+        print("freshness: nothing became visible")
+        return
+    p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
+    print(f"freshness (POST → organisation prs_opened today in reporting.pillar_metrics) at {rate:.0f} POST/s for "
+          f"{seconds:.0f} s: {len(lat)} seen, p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, max {lat[-1]:.0f} ms "
+          "(target p99 <= 5,000 ms)")
+
+
+# --- 4. build from scratch ---------------------------------------------------------------------------
+
+def rebuild(admin_dsn: str) -> None:
+    with psycopg2.connect(admin_dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM metric_windows")
+        before = cur.fetchone()[0]
+        cur.execute("TRUNCATE metric_windows, metric_rollup_days")
+        started = time.perf_counter()
+        build_windows(cur)
+        elapsed = time.perf_counter() - started
+        cur.execute("SELECT count(*) FROM metric_windows")
+        after = cur.fetchone()[0]
+    conn.close()
+    print(f"windows built from scratch: {after:,} rows in {elapsed:.1f} s "
+          f"(maintained incrementally: {before:,} rows)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repos", type=int, default=100)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each chart's SQL (median taken)")
+    parser.add_argument("--fresh-rate", type=float, default=20)
+    parser.add_argument("--fresh-seconds", type=float, default=20)
+    args = parser.parse_args()
+    with bench_services("bench-dashboards", topic="unused", partitions=1) as (root, services):
+        with psycopg2.connect(services.postgres.dsn(ADMIN)) as conn, conn.cursor() as cur:
+            cur.execute(QUERY_TIME_VIEWS)
+            for view, pillar in PILLAR_VIEWS.items():
+                cur.execute(f"CREATE OR REPLACE VIEW querytime.{view} AS "  # noqa: S608 - constants
+                            f"SELECT * FROM querytime.pillar_metrics WHERE pillar = '{pillar}'")
+            cur.execute("GRANT USAGE ON SCHEMA querytime TO pillarstream_reader; "
+                        "GRANT SELECT ON ALL TABLES IN SCHEMA querytime TO pillarstream_reader")
+        conn.close()
+        ingest(services, root, args.repos, args.days)
+        with psycopg2.connect(services.postgres.dsn(ADMIN)) as conn, conn.cursor() as cur:
+            cur.execute("ANALYZE")
+        conn.close()
+        report_charts(time_charts(services.postgres.dsn(READER), args.runs, ORG))
+        history = random_history(min(args.repos, 20), 1, seed=1)
+        freshness(services, root, args.fresh_rate, args.fresh_seconds, history.repos)
+        rebuild(services.postgres.dsn(ADMIN))
+
+
+if __name__ == "__main__":
+    main()
