@@ -45,7 +45,7 @@ from bench.fuzz_bench import Request, http_request, send, tracebacks  # noqa: E4
 from devstack.postgres import PostgresServer  # noqa: E402
 from devstack.process import free_port  # noqa: E402
 from devstack.stack import stack_status  # noqa: E402
-from pillarstream.envelope import from_archive_line  # noqa: E402
+from pillarstream.envelope import from_archive_line, from_record  # noqa: E402
 from pillarstream.settings import ENV_PREFIX, Settings  # noqa: E402
 from pillarstream.signature import sign  # noqa: E402
 from stream_processors.archive_store import open_store  # noqa: E402
@@ -75,6 +75,7 @@ class Tally:
     answers: Counter[str] = field(default_factory=Counter)  # per attempt
     deliveries: list[Delivery] = field(default_factory=list)
     gave_up: int = 0
+    extra_redeliveries: int = 0  # of acknowledged deliveries
 
     def record(self, status: str, seconds: float) -> str:
         """The attempt's outcome as GitHub sees it: '202', '503', 'answered after 10 s', 'never answered', ..."""
@@ -179,7 +180,12 @@ class Load:
         finally:
             self.slots.release()
         if self.tally.record(status, seconds) == "202":
+            if not delivery.acknowledged and self.rng.random() < self.args.redeliver_acknowledged:
+                self.tally.extra_redeliveries += 1
+                self.spawn(self.redeliver(delivery))  # someone presses Redeliver on a delivered one
             delivery.acknowledged = True
+        elif delivery.acknowledged:
+            pass  # an extra redelivery of an acknowledged delivery failed: GitHub keeps the first success
         elif delivery.attempts < self.args.attempts:
             self.spawn(self.redeliver(delivery))
         else:
@@ -291,6 +297,27 @@ class Outcome:
             time.sleep(3)
 
 
+def records_per_delivery(bootstrap: str, topic: str) -> Counter[str]:
+    """How many records of the raw topic carry each delivery id: more than one where an attempt that failed for
+    the sender had reached Kafka all the same, and its redelivery added another (what the archive dedupes)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=[bootstrap], enable_auto_commit=False, consumer_timeout_ms=1000)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        counts: Counter[str] = Counter()
+        deadline = time.monotonic() + 120
+        while any(consumer.position(p) < ends[p] for p in partitions) and time.monotonic() < deadline:
+            for record in consumer:
+                counts[from_record(record.value, record.headers).delivery_id] += 1
+        return counts
+    finally:
+        consumer.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=180, help="seconds of load (and of kills)")
@@ -302,6 +329,9 @@ def main() -> int:
     parser.add_argument("--attempts", type=int, default=6, help="attempts per delivery, redeliveries included")
     parser.add_argument("--redeliver-after", type=float, nargs=2, default=(5.0, 20.0), metavar=("MIN", "MAX"),
                         help="a failed delivery is redelivered after a random delay in this range (s)")
+    parser.add_argument("--redeliver-acknowledged", type=float, default=0.02, metavar="SHARE",
+                        help="this share of acknowledged deliveries is redelivered once more, as a person "
+                             "pressing Redeliver would (exercises the archive's one line per delivery id)")
     parser.add_argument("--drain-seconds", type=float, default=300, help="longest wait for the sinks")
     parser.add_argument("--seed", type=int, default=14)
     args = parser.parse_args()
@@ -352,21 +382,30 @@ def main() -> int:
         late_landed = len({row[0] for row in outcome.query(
             "SELECT delivery_id FROM deliveries WHERE delivery_id = ANY(%s)", (unacknowledged,))})
         final = stack.status()
+        published = records_per_delivery(status["kafka_bootstrap"], status["raw_topic"])
+        republished = sum(1 for i in ours if published[i] > 1)
 
-        say(f"\ndeliveries sent                          {len(deliveries)}")
-        say(f"  acknowledged (202 within 10 s)         {len(acknowledged)}")
-        say(f"  never acknowledged ({args.attempts} attempts)    {tally.gave_up}"
-            f"   (of the unacknowledged, {late_landed} reached the warehouse anyway)")
-        say(f"attempts answered 503                    {tally.answers['503']}")
-        say(f"attempts answered after 10 s             {tally.answers['answered after 10 s']}   (goal 0)")
-        say(f"attempts never answered (30 s)           {tally.answers['never answered']}   (goal 0)")
-        say(f"attempts refused / reset / closed        {tally.answers['connection refused']} / "
-            f"{tally.answers['connection reset']} / {tally.answers['connection closed']}   (receiver down)")
-        say(f"lost: acknowledged, not in deliveries    {len(lost)}   (goal 0)")
-        say(f"acknowledged, not in the archive         {len(unarchived)}   (goal 0)")
-        say(f"archived twice (ids with > 1 line)       {len(twice)}   (goal 0)"
-            + (f"; archive lines of other ids: {strangers}" if strangers else ""))
-        say(f"dead letters                             {sum(row[2] for row in dead)}")
+        def row(label: str, value: object, note: str = "") -> None:
+            say(f"{label:<44} {value!s:>6}" + (f"   {note}" if note else ""))
+
+        say("")
+        row("deliveries sent", len(deliveries))
+        row("  acknowledged (202 within 10 s)", len(acknowledged), "(goal: all)")
+        row(f"  never acknowledged ({args.attempts} attempts)", tally.gave_up,
+            f"(of these, {late_landed} reached the warehouse anyway)")
+        row("  acknowledged, then redelivered once more", tally.extra_redeliveries, "(--redeliver-acknowledged)")
+        row("attempts answered 503", tally.answers["503"], "(retried later, like GitHub)")
+        row("attempts answered after 10 s", tally.answers["answered after 10 s"], "(goal 0)")
+        row("attempts never answered (30 s)", tally.answers["never answered"], "(goal 0)")
+        row("attempts refused / reset / closed", f"{tally.answers['connection refused']} / "
+            f"{tally.answers['connection reset']} / {tally.answers['connection closed']}", "(receiver down)")
+        row("lost: acknowledged, not in deliveries", len(lost), "(goal 0)")
+        row("lost: acknowledged, not in the archive", len(unarchived), "(goal 0)")
+        row("in Kafka more than once", republished, f"(of {sum(published.values())} records: a redelivery of an "
+            "attempt that had landed)")
+        row("archived twice (ids with > 1 archive line)", len(twice),
+            "(goal 0)" + (f"; archive lines of other ids: {strangers}" if strangers else ""))
+        row("dead letters", sum(n for _, _, n in dead))
         for event, error, n in dead[:10]:
             say(f"    {n} x {event}: {error}")
         say("supervisor restarts per service (kills): "
