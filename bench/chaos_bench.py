@@ -12,12 +12,16 @@ supervisor has brought the stack back and then ``--pause`` seconds more.
 Senders behave like GitHub: an answer other than 202 within 10 s (a 503, a timeout, a refused or reset
 connection) fails the attempt, and the delivery is redelivered ``--redeliver-after`` seconds later with the
 same delivery id and body (as GitHub's redeliver and the reconciler do), at most ``--attempts`` times in
-all. An answer is waited for up to 30 s so that late answers are told apart from none.
+all. An answer is waited for up to 30 s so that late answers are told apart from none. A share of the
+acknowledged deliveries (``--redeliver-acknowledged``, 2 %) is redelivered once more, as a person pressing
+Redeliver would; with the attempts that reached Kafka although their sender saw them fail, these are the
+delivery ids the raw topic holds twice, which the archive must still hold once.
 
 After a drain wait, prints the attempts by answer, then per delivery: acknowledged (202 within 10 s), lost
-(acknowledged, not in the warehouse's ``deliveries``), missing from the archive, archived twice (more than
-one archive line), dead letters, the supervisor's restarts per service, and one summary line. Exits 1 if
-anything acknowledged was lost (warehouse or archive) or any delivery was archived twice.
+(acknowledged, not in the warehouse's ``deliveries``), missing from the archive, ids in Kafka more than once,
+archived twice (more than one archive line), dead letters, the supervisor's restarts per service, and one
+summary line. Exits 1 if anything acknowledged was lost (warehouse or archive) or any delivery was archived
+twice.
 """
 
 from __future__ import annotations
