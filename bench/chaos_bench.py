@@ -104,7 +104,7 @@ class Stack:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
         self.env.update({ENV_PREFIX + "DATA_DIR": str(self.data), ENV_PREFIX + "LOG_FORMAT": "text"})
         self.console = self.data / "up-console.log"
-        self.settings = Settings(data_dir=self.data)
+        self.settings = Settings.model_validate({"data_dir": self.data})  # only where `status` looks
         self.up: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -343,7 +343,8 @@ def main() -> int:
             and 1 <= args.attempts <= 20 and 0 <= args.rounds <= 20):
         parser.error("--duration 1..3600, --rate up to 500, --concurrency 1..256, --attempts 1..20, "
                      "--rounds 0..20")
-    say = lambda line: print(line, flush=True)  # noqa: E731
+    def say(line: str) -> None:
+        print(line, flush=True)
 
     payloads = fixture_payloads()
     stack = Stack()
