@@ -13,6 +13,7 @@ from kafka.producer.sender import Sender
 from bench.synthetic import envelopes
 from devstack.kafka import KafkaBroker
 from devstack.process import free_port
+from pillarstream.envelope import Envelope
 from pillarstream.errors import PublishError
 from receiver.publisher import KafkaPublisher, ensure_topic
 from tests.conftest import REPO
@@ -39,9 +40,9 @@ def test_a_producer_dropped_in_an_outage_stops_its_io_thread():
 
         # Requests in flight when the broker is killed: the producer fails and is dropped, with records
         # still buffered, and its I/O thread is left waiting for a new producer id.
-        def publish(envelope: object) -> None:
+        def publish(envelope: Envelope) -> None:
             try:
-                publisher.publish(envelope)  # type: ignore[arg-type]
+                publisher.publish(envelope)
             except PublishError:
                 pass
 
@@ -68,9 +69,9 @@ def test_a_producer_dropped_in_an_outage_stops_its_io_thread():
         shutil.rmtree(broker.data_dir, ignore_errors=True)
 
 
-def _published(publisher: KafkaPublisher, envelope: object) -> bool:
+def _published(publisher: KafkaPublisher, envelope: Envelope) -> bool:
     try:
-        publisher.publish(envelope)  # type: ignore[arg-type]
+        publisher.publish(envelope)
         return True
     except PublishError:
         return False
