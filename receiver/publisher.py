@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from functools import partial
 from typing import Any, NoReturn, Protocol
 
@@ -155,7 +156,11 @@ class KafkaPublisher:
             self._recovering = True
         # Not on the request's thread: closing joins the producer's I/O thread, which can take seconds
         # while it is stuck reconnecting to a dead broker, and the request is due now.
-        threading.Thread(target=_close_quietly, args=(producer,), name="kafka-producer-close", daemon=True).start()
+        # Its records expire delivery_timeout_ms (timeout + linger) after they were sent, so by then the flush
+        # in close() is done and the producer's I/O thread stops.
+        wait_s = self._timeout_s + self._linger_ms / 1000 + 1.0
+        threading.Thread(target=_close_quietly, args=(producer, wait_s), name="kafka-producer-close",
+                         daemon=True).start()
 
     def publish(self, envelope: Envelope) -> None:
         """One envelope, acknowledged or refused within ``timeout_s`` of the call (the receiver's path)."""
@@ -207,11 +212,24 @@ class KafkaPublisher:
             producer.close(timeout=self._timeout_s)
 
 
-def _close_quietly(producer: KafkaProducer) -> None:
+def _close_quietly(producer: KafkaProducer, wait_s: float = 0.0) -> None:
+    """Closes ``producer``, waiting up to ``wait_s`` for its buffered records to be acknowledged or to expire.
+
+    kafka-python's ``close()`` flushes first, and a flush that times out raises before the producer's I/O
+    thread is stopped: that thread would then reconnect to the broker for the life of the process.
+    """
     try:
-        producer.close(timeout=0)
+        producer.close(timeout=wait_s)
     except KafkaError:
-        pass  # records still buffered were answered 503; GitHub's redelivery brings them back
+        # Records still buffered were answered 503 (GitHub's redelivery brings them back): drop them. An
+        # idempotent producer whose broker went away waits in its I/O thread for a new producer id, and
+        # only notices the close when a broker answers again; then the close completes (so that the
+        # producer's __del__ has nothing left to flush and no traceback to print).
+        sender = producer._sender  # noqa: SLF001 - kafka-python has no public way to close without a flush
+        sender.force_close()
+        sender.join()
+        with suppress(KafkaError):
+            producer.close(timeout=0)
 
 
 class _KafkaAcks:
