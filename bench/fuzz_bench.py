@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import random
 import sys
@@ -146,7 +147,8 @@ class Mix:
         if self.rng.random() < 0.1:
             target.pop(key, None)  # a missing field or object
         else:
-            target[key] = self.rng.choice(HOSTILE_VALUES)
+            # A copy: a shared {} or [] put in twice would make the document contain itself.
+            target[key] = copy.deepcopy(self.rng.choice(HOSTILE_VALUES))
 
     def _unsigned(self) -> Request:
         event, body = self.rng.choice(self.valid)
