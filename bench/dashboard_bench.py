@@ -39,12 +39,12 @@ sys.path.insert(0, str(REPO))
 import aiohttp  # noqa: E402
 import psycopg2  # noqa: E402
 
-from bench.services import bench_services  # noqa: E402
+from bench.services import bench_services, live_pipeline  # noqa: E402
 from dashboards.bundle import Bundle  # noqa: E402
 from dashboards.query_context import UnsupportedChart, build_query, metric_label  # noqa: E402
 from devstack.postgres import ADMIN, READER, WRITER  # noqa: E402
-from devstack.process import free_port, wait_until  # noqa: E402
-from devstack.stack import LocalServices, child_env, http_ok, spawn_receiver, spawn_worker  # noqa: E402
+from devstack.process import wait_until  # noqa: E402
+from devstack.stack import LocalServices, child_env, spawn_worker  # noqa: E402
 from pillarstream.envelope import from_payload  # noqa: E402
 from pillarstream.signature import sign  # noqa: E402
 from receiver.publisher import KafkaPublisher, ensure_topic  # noqa: E402
@@ -342,23 +342,8 @@ async def _freshness(url: str, dsn: str, rate: float, seconds: float, repos: lis
 
 
 def freshness(services: LocalServices, root: Path, rate: float, seconds: float, repos: list[Any]) -> None:
-    topic = f"fresh.{uuid.uuid4().hex[:6]}"  # live traffic on a topic of its own (the bulk load is in)
-    ensure_topic(services.kafka.bootstrap, topic, 6, 1)
-    dsn = services.postgres.dsn(WRITER)
-    env = child_env(kafka_bootstrap=services.kafka.bootstrap, raw_topic=topic, database_url=dsn,
-                    webhook_secrets=SECRET, consumer_group_prefix=f"fresh-{uuid.uuid4().hex[:6]}",
-                    log_level="WARNING")
-    port = free_port()
-    receiver = spawn_receiver(env, port, root / "receiver.log")
-    worker = spawn_worker(env, "warehouse", root / "fresh-worker.log")
-    try:
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60, what="receiver", child=receiver)
-        time.sleep(10)  # let the worker join its group before the clock starts
-        lat = asyncio.run(_freshness(f"http://127.0.0.1:{port}/webhooks/github", services.postgres.dsn(READER),
-                                     rate, seconds, repos))
-    finally:
-        worker.stop()
-        receiver.stop()
+    with live_pipeline(services, root, SECRET, settle_s=10) as url:
+        lat = asyncio.run(_freshness(url, services.postgres.dsn(READER), rate, seconds, repos))
     if not lat:
         print("freshness: nothing became visible")
         return

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from devstack.process import free_port
-from devstack.stack import LocalServices
+from devstack.postgres import WRITER
+from devstack.process import free_port, wait_until
+from devstack.stack import LocalServices, child_env, http_ok, spawn_receiver, spawn_worker
+from receiver.publisher import ensure_topic
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -25,3 +28,24 @@ def bench_services(name: str, **options: Any) -> Iterator[tuple[Path, LocalServi
     finally:
         services.stop()
         services.remove()
+
+
+@contextmanager
+def live_pipeline(services: LocalServices, root: Path, secret: str, settle_s: float) -> Iterator[str]:
+    """A receiver and a warehouse worker on a topic of their own (a bulk load already in stays out of the
+    figures); yields the webhook URL once the worker has had ``settle_s`` to join its group."""
+    topic = f"fresh.{uuid.uuid4().hex[:6]}"
+    ensure_topic(services.kafka.bootstrap, topic, 6, 1)
+    env = child_env(kafka_bootstrap=services.kafka.bootstrap, raw_topic=topic,
+                    database_url=services.postgres.dsn(WRITER), webhook_secrets=secret,
+                    consumer_group_prefix=f"fresh-{uuid.uuid4().hex[:6]}", log_level="WARNING")
+    port = free_port()
+    receiver = spawn_receiver(env, port, root / "receiver.log")
+    worker = spawn_worker(env, "warehouse", root / "fresh-worker.log")
+    try:
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60, what="receiver", child=receiver)
+        time.sleep(settle_s)
+        yield f"http://127.0.0.1:{port}/webhooks/github"
+    finally:
+        worker.stop()
+        receiver.stop()

@@ -27,11 +27,11 @@ import aiohttp  # noqa: E402
 import psycopg2  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 
-from bench.services import bench_services  # noqa: E402
+from bench.services import bench_services, live_pipeline  # noqa: E402
 from bench.synthetic import envelopes, synthetic  # noqa: E402
 from devstack.postgres import WRITER  # noqa: E402
-from devstack.process import free_port, wait_until  # noqa: E402
-from devstack.stack import LocalServices, child_env, http_ok, spawn_receiver, spawn_worker  # noqa: E402
+from devstack.process import wait_until  # noqa: E402
+from devstack.stack import LocalServices, child_env, spawn_worker  # noqa: E402
 from pillarstream.settings import Compression  # noqa: E402
 from pillarstream.signature import sign  # noqa: E402
 from receiver.publisher import KafkaPublisher, ensure_topic  # noqa: E402
@@ -150,22 +150,8 @@ async def freshness(url: str, dsn: str, rate: float, seconds: float) -> list[flo
 
 
 def fresh(services: LocalServices, root: Path, rate: float, seconds: float) -> None:
-    topic = f"fresh.{uuid.uuid4().hex[:6]}"
-    ensure_topic(services.kafka.bootstrap, topic, 6, 1)
-    dsn = services.postgres.dsn(WRITER)
-    env = child_env(kafka_bootstrap=services.kafka.bootstrap, raw_topic=topic, database_url=dsn,
-                    webhook_secrets=SECRET, consumer_group_prefix=f"fresh-{uuid.uuid4().hex[:6]}",
-                    log_level="WARNING")
-    port = free_port()
-    receiver = spawn_receiver(env, port, root / "receiver.log")
-    worker = spawn_worker(env, "warehouse", root / "fresh-worker.log")
-    try:
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60, what="receiver", child=receiver)
-        time.sleep(8)  # let the worker join its group before the clock starts
-        lat = asyncio.run(freshness(f"http://127.0.0.1:{port}/webhooks/github", dsn, rate, seconds))
-    finally:
-        worker.stop()
-        receiver.stop()
+    with live_pipeline(services, root, SECRET, settle_s=8) as url:
+        lat = asyncio.run(freshness(url, services.postgres.dsn(WRITER), rate, seconds))
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
     print(f"freshness at {rate:.0f} POST/s for {seconds:.0f}s: p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, "
           f"max {lat[-1]:.0f} ms   (targets: p50 <= 1000 ms, p99 <= 5000 ms)")
