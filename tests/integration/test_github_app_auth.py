@@ -43,20 +43,19 @@ def test_installation_tokens_are_refreshed_before_they_expire_during_a_long_run(
     with FakeGitHub(rest_state(acme_history())) as fake:
         expected = {e.delivery_id for e in backfill_in_process(fake, tmp_path / "token")}
         fake.apps.add(APP_ID, public, {ORG: INSTALLATION})
-        # PyGithub renews a token 20 s before it expires: with 21 s tokens, every second. The run takes longer.
+        # PyGithub renews a token 20 s before it expires: with 21 s tokens, every second. The run takes longer
+        # (about 2 s at 0.1 s a request), so it must renew at least once.
         fake.apps.token_ttl_s = 21.0
         fake.latency_s = 0.1
         fake.reset_log()
         settings = app_settings(tmp_path, monkeypatch, private, fake)
         [app] = credentials(settings, fake.url, org=ORG)  # the installation is found from the organisation
         assert app.name == f"app {APP_ID} installation {INSTALLATION}"
-        started = time.monotonic()
         pool = TokenPool([app.auth], names=[app.name], reserve=0)
         got = {e.delivery_id for e in backfill_in_process(fake, tmp_path / "app", pool=pool)}
-        seconds = time.monotonic() - started
         served = fake.requests()
     assert got == expected
-    assert seconds > 2 and len(fake.apps.issued) >= 2, (seconds, fake.apps.issued)
+    assert len(fake.apps.issued) >= 2, fake.apps.issued
     assert [s.key for s in served if s.status == 401] == []
     tokens = {s.token for s in served if s.path.startswith("/repos/")}
     assert len(tokens) >= 2 and all(t.startswith("ghs_") for t in tokens)
