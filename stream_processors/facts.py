@@ -1,19 +1,24 @@
 """Writing normalised facts to Postgres: one batched upsert per table, with the same merge rule applied
 inside the batch (Python) and against stored rows (SQL), so the result never depends on arrival order.
 
-Two merge policies, declared per table in :data:`TABLES`:
+Each table is declared once, in :data:`FACT_TABLES`: its row type (whose fields are the columns, in table
+order), its key and its merge policy; the upsert SQL is generated from it. So a new column is one field of
+its row type in ``pillarstream/normalise/rows.py`` (and its migration), and a new table one row type, one
+``Facts`` field and one line here (and its migration). Two merge policies:
 
 - ``versioned`` (entity state): the row with the greatest ``version`` wins; equal versions rewrite, so a
   replay re-derives config-dependent flags.
 - ``greatest`` (facts that only accumulate): column-wise GREATEST, or LEAST for "first seen" times. Both
   are commutative and idempotent, so any order and any number of repeats give the same row.
 
-The SQL for each table is a named query in ``sql/facts.sql``; a unit test checks it matches the row types.
+An integration test checks the declarations against the migrated warehouse (columns, keys, text types).
 """
 
 from __future__ import annotations
 
 import re
+import types
+import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -29,10 +34,14 @@ SQL_DIR = Path(__file__).parent / "sql"
 _NAME = re.compile(r"^-- name: ([a-z_]+)\s*$", re.MULTILINE)
 Policy = Literal["versioned", "greatest"]
 Statement = tuple[str, tuple[str]]  # SQL with one %s, and the JSON rows bound to it: cur.execute(*statement)
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")  # declared names go into SQL as they are: nothing to quote
 
 
 @dataclass(frozen=True, slots=True)
-class TableSpec:
+class FactTable:
+    """A warehouse fact table: ``row``'s fields are its columns; ``least`` the columns a ``greatest`` merge
+    keeps the least of ("first seen" times)."""
+
     name: str
     row: type[Any]
     key: tuple[str, ...]
@@ -43,29 +52,36 @@ class TableSpec:
     def columns(self) -> tuple[str, ...]:
         return tuple(self.row._fields)
 
+    @property
+    def text_columns(self) -> frozenset[str]:
+        """Columns typed ``str`` in the row: Postgres text, compared in "C" order when merged."""
+        hints = typing.get_type_hints(self.row)
+        return frozenset(c for c in self.columns if hints[c] is str or (
+            typing.get_origin(hints[c]) in (types.UnionType, typing.Union) and str in typing.get_args(hints[c])))
 
-TABLES: tuple[TableSpec, ...] = (
-    TableSpec("repositories", r.Repository, ("repo_id",), "versioned"),
-    TableSpec("commits", r.Commit, ("repo_id", "sha"), "greatest", frozenset({"first_default_push_at"})),
-    TableSpec("pushes", r.Push, ("repo_id", "ref", "before_sha", "after_sha"), "greatest"),
-    TableSpec("pull_requests", r.PullRequest, ("pr_id",), "versioned"),
-    TableSpec("pull_request_events", r.PullRequestEvent, ("pr_id", "action", "occurred_at"), "greatest"),
-    TableSpec("pull_request_reviews", r.Review, ("review_id",), "greatest"),
-    TableSpec("check_suites", r.CheckSuite, ("check_suite_id",), "versioned"),
-    TableSpec("check_runs", r.CheckRun, ("check_run_id",), "versioned"),
-    TableSpec("workflow_runs", r.WorkflowRun, ("run_id",), "versioned"),
-    TableSpec("workflow_jobs", r.WorkflowJob, ("job_id",), "versioned"),
-    TableSpec("deployments", r.Deployment, ("deployment_id",), "versioned"),
-    TableSpec("deployment_statuses", r.DeploymentStatus, ("status_id",), "greatest"),
-    TableSpec("issues", r.Issue, ("issue_id",), "versioned"),
-    TableSpec("releases", r.Release, ("release_id",), "versioned"),
-    TableSpec("ref_events", r.RefEvent, ("delivery_id",), "greatest"),
-    TableSpec("org_memberships", r.OrgMembership, ("org", "user_login"), "versioned"),
-    TableSpec("teams", r.Team, ("team_id",), "versioned"),
-    TableSpec("team_memberships", r.TeamMembership, ("team_id", "user_login"), "versioned"),
-    TableSpec("team_repositories", r.TeamRepository, ("team_id", "repo_id"), "versioned"),
+
+FACT_TABLES: tuple[FactTable, ...] = (
+    FactTable("repositories", r.Repository, ("repo_id",), "versioned"),
+    FactTable("commits", r.Commit, ("repo_id", "sha"), "greatest", frozenset({"first_default_push_at"})),
+    FactTable("pushes", r.Push, ("repo_id", "ref", "before_sha", "after_sha"), "greatest"),
+    FactTable("pull_requests", r.PullRequest, ("pr_id",), "versioned"),
+    FactTable("pull_request_events", r.PullRequestEvent, ("pr_id", "action", "occurred_at"), "greatest"),
+    FactTable("pull_request_reviews", r.Review, ("review_id",), "greatest"),
+    FactTable("check_suites", r.CheckSuite, ("check_suite_id",), "versioned"),
+    FactTable("check_runs", r.CheckRun, ("check_run_id",), "versioned"),
+    FactTable("workflow_runs", r.WorkflowRun, ("run_id",), "versioned"),
+    FactTable("workflow_jobs", r.WorkflowJob, ("job_id",), "versioned"),
+    FactTable("deployments", r.Deployment, ("deployment_id",), "versioned"),
+    FactTable("deployment_statuses", r.DeploymentStatus, ("status_id",), "greatest"),
+    FactTable("issues", r.Issue, ("issue_id",), "versioned"),
+    FactTable("releases", r.Release, ("release_id",), "versioned"),
+    FactTable("ref_events", r.RefEvent, ("delivery_id",), "greatest"),
+    FactTable("org_memberships", r.OrgMembership, ("org", "user_login"), "versioned"),
+    FactTable("teams", r.Team, ("team_id",), "versioned"),
+    FactTable("team_memberships", r.TeamMembership, ("team_id", "user_login"), "versioned"),
+    FactTable("team_repositories", r.TeamRepository, ("team_id", "repo_id"), "versioned"),
 )
-TABLES_BY_NAME = {spec.name: spec for spec in TABLES}
+FACT_TABLES_BY_NAME = {table.name: table for table in FACT_TABLES}
 
 
 @cache
@@ -74,6 +90,33 @@ def named_queries(filename: str) -> dict[str, str]:
     text = (SQL_DIR / filename).read_text(encoding="utf-8")
     parts = _NAME.split(text)
     return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+@cache
+def upsert_sql(table: FactTable) -> str:
+    """The table's batched upsert: its rows come as one JSON parameter (:func:`json_rows`), and a row
+    already stored merges with the table's policy, as :func:`merge_rows` merges within a batch.
+
+    versioned: the stored row is replaced by one whose version is >= its own. greatest: each column
+    takes GREATEST (LEAST for ``least``); text compares in "C" order, as Python compares it, whatever the
+    database collation.
+    """
+    for name in (table.name, *table.columns):
+        if not _IDENTIFIER.match(name):
+            raise ValueError(f"{name!r} is not a plain SQL identifier")
+    columns = ", ".join(table.columns)
+    head = (f"INSERT INTO {table.name} AS t ({columns})\nSELECT {columns}\n"
+            f"FROM json_populate_recordset(NULL::{table.name}, %s)\n"
+            f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET\n")
+    updated = [c for c in table.columns if c not in table.key]
+    if table.policy == "versioned":
+        return head + ",\n".join(f"    {c} = excluded.{c}" for c in updated) + "\nWHERE excluded.version >= t.version;"
+    assignments = []
+    for c in updated:
+        function = "LEAST" if c in table.least else "GREATEST"
+        collate = ' COLLATE "C"' if c in table.text_columns else ""
+        assignments.append(f"    {c} = {function}(t.{c}{collate}, excluded.{c})")
+    return head + ",\n".join(assignments) + ";"
 
 
 def _greatest(a: Any, b: Any) -> Any:
@@ -93,7 +136,7 @@ def _least(a: Any, b: Any) -> Any:
     return a if a <= b else b
 
 
-def merge_rows(spec: TableSpec, rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+def merge_rows(spec: FactTable, rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Collapse a batch to one row per key with the table's rule (one upsert may touch a row only once)."""
     key_at = [spec.columns.index(k) for k in spec.key]
     merged: dict[tuple[Any, ...], tuple[Any, ...]] = {}
@@ -117,10 +160,8 @@ def merge_rows(spec: TableSpec, rows: Iterable[tuple[Any, ...]]) -> list[tuple[A
 
 def upserts(facts: Facts) -> list[Statement]:
     """One upsert per non-empty table of ``facts``."""
-    queries = named_queries("facts.sql")
-    tables = ((TABLES_BY_NAME[name], rows) for name, rows in facts.tables().items())
-    return [(queries[f"upsert_{spec.name}"], (json_rows(spec.columns, merge_rows(spec, rows)),))
-            for spec, rows in tables]
+    tables = ((FACT_TABLES_BY_NAME[name], rows) for name, rows in facts.tables().items())
+    return [(upsert_sql(table), (json_rows(table.columns, merge_rows(table, rows)),)) for table, rows in tables]
 
 
 def json_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -2,6 +2,6 @@
 
 from pillarstream.normalise.dispatch import HANDLED_EVENTS, NORMALISERS, normalise, normaliser_for
 from pillarstream.normalise.fields import PayloadError
-from pillarstream.normalise.rows import TABLES, Facts
+from pillarstream.normalise.rows import FACT_TABLE_NAMES, Facts
 
-__all__ = ["HANDLED_EVENTS", "NORMALISERS", "TABLES", "Facts", "PayloadError", "normalise", "normaliser_for"]
+__all__ = ["HANDLED_EVENTS", "NORMALISERS", "FACT_TABLE_NAMES", "Facts", "PayloadError", "normalise", "normaliser_for"]

@@ -330,16 +330,16 @@ class Facts:
     team_repositories: list[TeamRepository] = field(default_factory=list)
 
     def extend(self, other: Facts) -> None:
-        for name in TABLES:  # the hot path of a batch: no dataclasses.fields() per call
+        for name in FACT_TABLE_NAMES:  # the hot path of a batch: no dataclasses.fields() per call
             if rows := getattr(other, name):
                 getattr(self, name).extend(rows)
 
     def tables(self) -> dict[str, list[tuple[object, ...]]]:
         """Non-empty tables by name."""
-        return {name: rows for name in TABLES if (rows := getattr(self, name))}
+        return {name: rows for name in FACT_TABLE_NAMES if (rows := getattr(self, name))}
 
     def __len__(self) -> int:
-        return sum(len(getattr(self, name)) for name in TABLES)
+        return sum(len(getattr(self, name)) for name in FACT_TABLE_NAMES)
 
 
-TABLES: tuple[str, ...] = tuple(f.name for f in fields(Facts))
+FACT_TABLE_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Facts))

@@ -1,68 +1,83 @@
-"""Fact rows meet the warehouse: the SQL upserts match the row types, and the in-batch merge (the Python
-mirror of the SQL merge) gives one answer whatever the order of the rows."""
+"""Fact rows meet the warehouse: every fact table is declared once and its upsert follows the table's
+merge rule, and the in-batch merge (the Python mirror of the SQL merge) gives one answer whatever the order
+of the rows. tests/integration/test_fact_tables.py checks the declarations against the migrated schema."""
 
 from __future__ import annotations
 
-import re
 import typing
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pillarstream.normalise import TABLES as FACT_TABLES
+from pillarstream.normalise import FACT_TABLE_NAMES
 from pillarstream.normalise import rows as r
 from pillarstream.normalise.version import is_derived, version
-from stream_processors.facts import TABLES, TABLES_BY_NAME, merge_rows, named_queries
+from stream_processors.facts import FACT_TABLES, FACT_TABLES_BY_NAME, FactTable, merge_rows, upsert_sql
 
 pytestmark = pytest.mark.unit
-MIGRATION = Path(__file__).resolve().parents[2] / "stream_processors" / "sql" / "migrations" / "002_facts.sql"
 
 
-def migration_columns() -> dict[str, list[str]]:
-    text = MIGRATION.read_text()
-    tables = {}
-    for name, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\n\);", text, re.S):
-        tables[name] = [line.split()[0] for line in body.strip().splitlines()
-                        if line.strip() and not line.strip().startswith(("PRIMARY KEY", "--"))]
-    return tables
+def test_every_fact_table_is_declared_with_its_row_key_and_policy():
+    assert [table.name for table in FACT_TABLES] == list(FACT_TABLE_NAMES)
+    for table in FACT_TABLES:
+        assert typing.get_type_hints(r.Facts)[table.name] == list[table.row]
+        assert set(table.key) <= set(table.columns) and table.least <= set(table.columns)
+        assert ("version" in table.columns) == (table.policy == "versioned"), table.name
+        assert table.least.isdisjoint(table.key) and not (table.least and table.policy == "versioned")
 
 
-def test_every_fact_table_has_a_spec_a_table_and_an_upsert():
-    queries = named_queries("facts.sql")
-    columns = migration_columns()
-    assert [spec.name for spec in TABLES] == list(FACT_TABLES)
-    for spec in TABLES:
-        assert typing.get_type_hints(r.Facts)[spec.name] == list[spec.row]
-        assert columns[spec.name] == list(spec.columns), f"002_facts.sql vs {spec.row.__name__}"
-        assert set(spec.key) <= set(spec.columns) and spec.least <= set(spec.columns)
-        assert set(queries) >= {f"upsert_{spec.name}"}
+def test_a_versioned_upsert_replaces_the_row_when_its_version_is_not_older():
+    assert upsert_sql(FACT_TABLES_BY_NAME["team_memberships"]) == """\
+INSERT INTO team_memberships AS t (team_id, user_login, org, user_id, state, is_bot, version)
+SELECT team_id, user_login, org, user_id, state, is_bot, version
+FROM json_populate_recordset(NULL::team_memberships, %s)
+ON CONFLICT (team_id, user_login) DO UPDATE SET
+    org = excluded.org,
+    user_id = excluded.user_id,
+    state = excluded.state,
+    is_bot = excluded.is_bot,
+    version = excluded.version
+WHERE excluded.version >= t.version;"""
 
 
-@pytest.mark.parametrize("spec", TABLES, ids=lambda s: s.name)
-def test_upsert_sql_matches_the_merge_rule(spec):
-    query = named_queries("facts.sql")[f"upsert_{spec.name}"]
-    columns = ", ".join(spec.columns)
-    assert f"INSERT INTO {spec.name} AS t ({columns})\nSELECT {columns}\n" in query
-    assert f"FROM json_populate_recordset(NULL::{spec.name}, %s)\nON CONFLICT" in query
-    assert f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET" in query
-    assignments = dict(re.findall(r"^\s+(\w+) = (.+?)[,;]?$", query, re.M))
-    assert set(assignments) == set(spec.columns) - set(spec.key)
-    for column, expression in assignments.items():
-        if spec.policy == "versioned":
-            assert expression == f"excluded.{column}"
-        else:
-            function = "LEAST" if column in spec.least else "GREATEST"
-            assert expression.startswith(f"{function}(t.{column}")
-            assert expression.endswith(f"excluded.{column})")
-    assert ("WHERE excluded.version >= t.version" in query) == (spec.policy == "versioned")
-    assert ("version" in spec.columns) == (spec.policy == "versioned")
+def test_an_accumulating_upsert_merges_column_wise_with_text_in_code_point_order():
+    assert upsert_sql(FACT_TABLES_BY_NAME["commits"]) == """\
+INSERT INTO commits AS t (repo_id, sha, org, committed_at, author_name, author_email, author_login, \
+author_key, author_is_bot, message_headline, first_default_push_at)
+SELECT repo_id, sha, org, committed_at, author_name, author_email, author_login, \
+author_key, author_is_bot, message_headline, first_default_push_at
+FROM json_populate_recordset(NULL::commits, %s)
+ON CONFLICT (repo_id, sha) DO UPDATE SET
+    org = GREATEST(t.org COLLATE "C", excluded.org),
+    committed_at = GREATEST(t.committed_at, excluded.committed_at),
+    author_name = GREATEST(t.author_name COLLATE "C", excluded.author_name),
+    author_email = GREATEST(t.author_email COLLATE "C", excluded.author_email),
+    author_login = GREATEST(t.author_login COLLATE "C", excluded.author_login),
+    author_key = GREATEST(t.author_key COLLATE "C", excluded.author_key),
+    author_is_bot = GREATEST(t.author_is_bot, excluded.author_is_bot),
+    message_headline = GREATEST(t.message_headline COLLATE "C", excluded.message_headline),
+    first_default_push_at = LEAST(t.first_default_push_at, excluded.first_default_push_at);"""
+
+
+@pytest.mark.parametrize("table", FACT_TABLES, ids=lambda t: t.name)
+def test_every_upsert_takes_its_rows_as_one_parameter_and_updates_every_other_column(table):
+    query = upsert_sql(table)
+    assert query.count("%s") == 1 and "%" not in query.replace("%s", "")
+    assert f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET" in query
+    updated = [line.split(" = ")[0].strip() for line in query.split("DO UPDATE SET\n")[1].splitlines()
+               if " = " in line]
+    assert updated == [c for c in table.columns if c not in table.key]
+
+
+def test_a_declared_name_that_is_no_plain_identifier_is_refused():
+    with pytest.raises(ValueError, match="not a plain SQL identifier"):
+        upsert_sql(FactTable('teams"; DROP TABLE teams; --', r.Team, ("team_id",), "versioned"))
 
 
 def test_derived_columns_are_the_config_dependent_ones():
-    derived = {c for spec in TABLES for c in spec.columns if is_derived(c)}
+    derived = {c for spec in FACT_TABLES for c in spec.columns if is_derived(c)}
     assert derived == {"author_is_bot", "pusher_is_bot", "actor_is_bot", "reviewer_is_bot", "creator_is_bot",
                        "is_bot", "is_production", "is_incident"}
 
@@ -107,7 +122,7 @@ def check_run_rows(draw: st.DrawFn) -> r.CheckRun:
 
 @given(st.lists(commit_rows(), min_size=1, max_size=8), st.randoms())
 def test_accumulating_facts_merge_the_same_in_any_order(rows, rnd):
-    spec = TABLES_BY_NAME["commits"]
+    spec = FACT_TABLES_BY_NAME["commits"]
     shuffled = list(rows)
     rnd.shuffle(shuffled)
     assert sorted(merge_rows(spec, rows)) == sorted(merge_rows(spec, shuffled))
@@ -121,7 +136,7 @@ def test_accumulating_facts_merge_the_same_in_any_order(rows, rnd):
 
 @given(st.lists(check_run_rows(), min_size=1, max_size=8), st.randoms())
 def test_state_keeps_the_greatest_version_in_any_order(rows, rnd):
-    spec = TABLES_BY_NAME["check_runs"]
+    spec = FACT_TABLES_BY_NAME["check_runs"]
     shuffled = list(rows)
     rnd.shuffle(shuffled)
     merged = merge_rows(spec, rows)

@@ -2,7 +2,7 @@
 --
 -- No foreign keys between these tables on purpose: events arrive in any order (a review before its pull
 -- request, a status before its deployment), and every table must converge whatever the order.
--- Merge rules (stream_processors/sql/facts.sql implements them, stream_processors/facts.py mirrors them
+-- Merge rules (stream_processors/facts.py declares them and generates the upserts; it mirrors them
 -- inside a batch):
 --   * state tables carry `version` (rank|time|content hash, see pillarstream/normalise/version.py); a row
 --     is replaced only by one with a version >= its own, so an older update never overwrites a newer one;
