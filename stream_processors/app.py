@@ -1,9 +1,9 @@
 """The Faust apps: one per concern (archiver, warehouse), each its own consumer group.
 
 Offsets are committed only for events whose batch was written: ``take_events`` acks a batch when the loop
-body finishes, and :func:`hold` keeps one more reference on each message until the write is done, so the
-loop may collect the next batch meanwhile. A crash re-reads at most the batches since the last commit,
-and the idempotent sinks absorb that.
+body finishes, and ``hold`` keeps one more reference on each message until the write is done, so the
+loop may collect the next batch meanwhile (how, on Faust's internals: ``faust_internals.py``). A crash
+re-reads at most the batches since the last commit, and the idempotent sinks absorb that.
 
 A write that retrying cannot fix (a missing grant, the normalising process gone) stops the worker
 process with a non-zero exit, so whatever supervises it sees a crash and restarts it with backoff:
@@ -33,9 +33,9 @@ from stream_processors.archive_dedupe import DeliveryIndex
 from stream_processors.archive_store import open_store
 from stream_processors.archiver import RawRecord, archive_batch, decode
 from stream_processors.dead_letters import report
+from stream_processors.faust_internals import hold, release, take_batches, use_lean_drain
 from stream_processors.group_writer import GroupWriter
 from stream_processors.isolation import write_isolating
-from stream_processors.message_drain import use_lean_drain
 from stream_processors.prepare_process import PreparerProcess
 from stream_processors.warehouse import PostgresSink, PreparedBatch, prepare
 from stream_processors.windows import SETTLE_SECONDS
@@ -138,9 +138,8 @@ def create_app(settings: Settings, role: str) -> faust.App:
 
     @app.agent(topic, name=role, concurrency=1)
     async def process(stream: faust.StreamT[bytes]) -> None:
-        take = stream.take_events  # type: ignore[attr-defined]  # faust-streaming has it; StreamT does not say so
         in_flight: deque[asyncio.Task[None]] = deque()
-        async for events in take(settings.worker_batch_size, within=settings.worker_batch_seconds):
+        async for events in take_batches(stream, settings.worker_batch_size, settings.worker_batch_seconds):
             batch = raw_records(events)
             hold(events)
             if len(in_flight) == IN_FLIGHT:
@@ -184,24 +183,6 @@ def stop_after_failed_write(exc: BaseException) -> None:
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:  # write_then_release catches; only a bug lands here
         log.error("batch not written; its offsets stay uncommitted", exc_info=task.exception())
-
-
-def hold(events: Sequence[Any]) -> None:
-    """Keep the events' offsets uncommitted after ``take_events`` acks them, until :func:`release`.
-
-    Faust commits an offset once every holder of its message has acked it; one more reference per
-    message lets the loop collect the next batch while this one is written, and still commit only
-    what is written. A crash before ``release`` leaves the offsets uncommitted: re-read, absorbed.
-    """
-    for event in events:
-        event.message.incref()
-
-
-def release(events: Sequence[Any]) -> None:
-    for event in events:
-        if event.ack():  # the final ack: what Stream.ack would tell the sensors (Faust's own monitor)
-            message = event.message
-            event.app.sensors.on_message_out(message.tp, message.offset, message)
 
 
 def run_worker(settings: Settings, role: str, metrics_port: int | None = None) -> None:

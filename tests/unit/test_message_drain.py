@@ -9,8 +9,8 @@ import pytest
 from faust.types import TP
 from mode import Service
 
-from stream_processors import message_drain
-from stream_processors.message_drain import LeanDrainConsumer, _Remainder
+from stream_processors import faust_internals
+from stream_processors.faust_internals import LeanDrainConsumer, _Remainder
 
 pytestmark = pytest.mark.unit
 TP0 = TP("raw", 0)
@@ -127,7 +127,7 @@ def paused_consumer(tp):
 
 
 def test_a_paused_fetcher_wakes_when_a_stream_buffer_drains(monkeypatch):
-    monkeypatch.setattr(message_drain, "PAUSED_WAIT_S", 60.0)  # only the drain can end the wait in time
+    monkeypatch.setattr(faust_internals, "PAUSED_WAIT_S", 60.0)  # only the drain can end the wait in time
 
     async def main():
         consumer = paused_consumer(TP0)
@@ -143,7 +143,7 @@ def test_a_paused_fetcher_wakes_when_a_stream_buffer_drains(monkeypatch):
 
 
 def test_a_fetcher_with_nothing_to_fetch_still_looks_again(monkeypatch):
-    monkeypatch.setattr(message_drain, "PAUSED_WAIT_S", 0.01)  # e.g. paused by a rebalance, not by a buffer
+    monkeypatch.setattr(faust_internals, "PAUSED_WAIT_S", 0.01)  # e.g. paused by a rebalance, not by a buffer
 
     async def main():
         await asyncio.wait_for(paused_consumer(TP0).until_fetchable(), 5)
@@ -153,6 +153,6 @@ def test_a_fetcher_with_nothing_to_fetch_still_looks_again(monkeypatch):
 
 def test_fetches_look_again_soon_while_a_buffer_is_full():
     consumer = paused_consumer(TP0)
-    assert consumer.fetch_timeout() == message_drain.BUFFER_FULL_FETCH_TIMEOUT_S < message_drain.FETCH_TIMEOUT_S
+    assert consumer.fetch_timeout() == faust_internals.BUFFER_FULL_FETCH_TIMEOUT_S < faust_internals.FETCH_TIMEOUT_S
     consumer.on_buffer_drop(TP0)
-    assert consumer.fetch_timeout() == message_drain.FETCH_TIMEOUT_S
+    assert consumer.fetch_timeout() == faust_internals.FETCH_TIMEOUT_S

@@ -1,4 +1,23 @@
-"""Faust's Kafka consumer, with a fetch loop that spends less per message and never idles on a full buffer.
+"""Every use of faust-streaming's private internals, in one place: what the workers rely on that Faust does
+not promise. Pinned to ``faust-streaming>=0.11,<0.16`` (pyproject.toml; :data:`FAUST_REQUIREMENT`);
+``tests/unit/test_faust_internals.py`` fails, naming what changed, when an upgrade changes any of it. Then
+read the named function in the new Faust, carry the change over here (or drop the part), and record the
+new fingerprint in that test.
+
+**Commit-after-write** (:func:`take_batches`, :func:`hold`, :func:`release`; used by ``app.py``). An offset
+must be committed only once its batch is written, yet the agent should collect the next batch meanwhile.
+
+- ``Stream.take_events`` (not declared on ``StreamT``) acks a batch's events in its ``finally`` once the
+  loop body that took them finishes, that is before the write the body started is done.
+- :func:`hold` adds one reference per message (``Message.incref``), so that ack is not the final one;
+  :func:`release`, after the write, acks again: ``Event.ack`` returns True on the final ack, which marks the
+  offset safe to commit, and then tells the sensors what ``Stream.ack`` would (``on_message_out``).
+- A crash before ``release`` leaves the offsets uncommitted: re-read, and absorbed by the idempotent sinks.
+
+**Lean drain** (:class:`LeanDrainConsumer`, installed by :func:`use_lean_drain` in place of
+``app.transport.Consumer``): ``Consumer._drain_messages`` (faust/transport/consumer.py) copied, with two
+changes. It reads the consumer's private state: ``_read_offset``, ``_buffered_partitions``,
+``_get_active_partitions()``, ``_add_gap()``, ``_commit_every``, ``_n_acked``, ``_stopped``. The changes:
 
 1. Faust's fetcher hands every message to the conductor inside ``wait_first(callback, suspend_flow)``,
    so that a rebalance can interrupt a callback blocked on a full stream buffer. That costs four tasks
@@ -16,7 +35,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Generator
+from collections.abc import AsyncIterator, Coroutine, Generator, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -24,6 +43,7 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode import ServiceT
 
+FAUST_REQUIREMENT = "faust-streaming>=0.11,<0.16"  # as in pyproject.toml (the guard test checks)
 # Faust's fetcher also yields to the loop every hundred messages, so a large fetch does not starve it.
 YIELD_EVERY = 100
 FETCH_TIMEOUT_S = 1.0  # Faust's: how long a fetch waits for records before the loop goes round
@@ -134,3 +154,23 @@ class LeanDrainConsumer(faust_aiokafka.Consumer):
 def use_lean_drain(app: Any) -> None:
     """Make the app's Kafka transport build a :class:`LeanDrainConsumer` (call before the app starts)."""
     app.transport.Consumer = LeanDrainConsumer
+
+
+def take_batches(stream: Any, size: int, within: float) -> AsyncIterator[Sequence[Any]]:
+    """Lists of at most ``size`` events, or what came ``within`` seconds; acked as the loop body ends."""
+    batches: AsyncIterator[Sequence[Any]] = stream.take_events(size, within=within)
+    return batches
+
+
+def hold(events: Sequence[Any]) -> None:
+    """Keep the events' offsets uncommitted after ``take_events`` acks them, until :func:`release`."""
+    for event in events:
+        event.message.incref()
+
+
+def release(events: Sequence[Any]) -> None:
+    """The final ack of each held event: its offset may now be committed."""
+    for event in events:
+        if event.ack():  # the final ack: what Stream.ack would tell the sensors (Faust's own monitor)
+            message = event.message
+            event.app.sensors.on_message_out(message.tp, message.offset, message)
