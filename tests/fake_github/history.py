@@ -1,4 +1,4 @@
-"""One history, two views: tests/scenario.py renders a :class:`History` as webhook deliveries; this module
+"""One history, two views: tests/scenario/ renders a :class:`History` as webhook deliveries; this module
 renders the same history as the REST state GitHub would serve once it had all happened.
 
 Objects that the webhook payloads also carry (repositories, pull requests, deployments) are built with the

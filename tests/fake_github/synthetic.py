@@ -1,4 +1,4 @@
-"""A generated organisation history of any size, in the scenario's own dataclasses (tests/scenario.py), so
+"""A generated organisation history of any size, in the scenario's own dataclasses (tests/scenario/), so
 it renders both as webhook deliveries and (history.py) as REST state. Deterministic for a given seed.
 
 Per pull request: a feature-branch push of its head commit, opened (a fifth as drafts, made ready later),

@@ -1,9 +1,9 @@
-"""What the dashboards must show for the scenario (tests/scenario.py), at D3.
+"""What the dashboards must show for the scenario (tests/scenario/), at D3.
 
 The headline charts show 28-day windows. The whole history lies in D1..D3, so the 28-day window ending on
 D3 covers all of it: counts are the sums of the scenario's daily answers, and every 7-day answer the
 scenario gives for D3 is also the 28-day answer. The few figures the scenario does not list for a window
-are worked out by hand below from the story in tests/scenario.py, not by code.
+are worked out by hand below from the story in tests/scenario/, not by code.
 """
 
 from __future__ import annotations
