@@ -101,7 +101,7 @@ def upsert_sql(table: FactTable) -> str:
     takes GREATEST (LEAST for ``least``); text compares in "C" order, as Python compares it, whatever the
     database collation.
     """
-    for name in (table.name, *table.columns):
+    for name in (table.name, *table.columns, *table.key):
         if not _IDENTIFIER.match(name):
             raise ValueError(f"{name!r} is not a plain SQL identifier")
     columns = ", ".join(table.columns)
