@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta
 from tests.scenario import compatibility, infrastructure, team, version_control
 from tests.scenario.base import (
     ALICE,
+    ALL,
     API,
     BOB,
     CAROL,
@@ -40,28 +41,38 @@ from tests.scenario.base import (
     ORG_ID,
     REVIEW_BOT,
     WEB,
+    A,
     Commit,
     History,
     Out,
     Repo,
     User,
+    W,
     at,
+    envelope,
+    iso,
     org_json,
+    repo_json,
     sha,
     user_json,
 )
 from tests.scenario.compatibility import Attempt, CheckRun, WorkflowRun
-from tests.scenario.infrastructure import Deployment, Issue, IssueStep, Release, Status
+from tests.scenario.infrastructure import Deployment, Issue, IssueStep, Release, Status, deployment_body
 from tests.scenario.team import OrgEvent
-from tests.scenario.version_control import PRStep, PullRequest, Push, Review
+from tests.scenario.version_control import PRStep, PullRequest, Push, Review, pr_snapshot
 
 __all__ = [
-    "ALICE", "API", "BOB", "CAROL", "D1", "D2", "D3", "DEPENDABOT", "EXPECTED_DAILY", "EXPECTED_WINDOWS", "ORG",
-    "ORG_ID", "REVIEW_BOT", "WEB", "Attempt", "CheckRun", "Commit", "Deployment", "History", "Issue", "IssueStep",
-    "OrgEvent", "Out", "PRStep", "PullRequest", "Push", "Release", "Repo", "Review", "Scenario", "Status", "User",
-    "WorkflowRun", "acme_history", "at", "build_scenario", "render", "sha",
+    "ALL", "A", "W", "ALICE", "API", "BOB", "CAROL", "D1", "D2", "D3", "DEPENDABOT", "EXPECTED_DAILY",
+    "EXPECTED_WINDOWS", "ORG", "ORG_ID", "REVIEW_BOT", "WEB", "Attempt", "CheckRun", "Commit", "Deployment",
+    "History", "Issue", "IssueStep", "OrgEvent", "Out", "PRStep", "PullRequest", "Push", "Release", "Repo",
+    "Review", "Scenario", "Status", "User", "WorkflowRun", "acme_history", "at", "build_scenario",
+    "deployment_body", "envelope", "iso", "org_json", "pr_snapshot", "render", "repo_json", "sha", "user_json",
 ]
 PILLARS = (version_control, compatibility, infrastructure, team)
+# The payload builders under the names they had in tests/scenario.py, which the fake GitHub
+# (tests/fake_github/history.py) uses to serve the same objects over its API.
+_iso, _user, _org, _repo, _envelope, _Out = iso, user_json, org_json, repo_json, envelope, Out
+_pr_snapshot, _deployment_body = pr_snapshot, deployment_body
 _NAMESPACE = uuid.UUID("6d1f0c1e-3b0e-4f7a-9a51-2f1f5e2b8c01")
 
 

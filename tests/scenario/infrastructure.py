@@ -111,7 +111,7 @@ def add_infrastructure(h: History) -> None:
     h.releases.append(Release(11001, API, "v1.0.0", ALICE, at(D3, "12:00")))
 
 
-def _deployment_body(dep: Deployment, updated: datetime) -> dict[str, Any]:
+def deployment_body(dep: Deployment, updated: datetime) -> dict[str, Any]:
     return {"url": f"https://api.github.com/repos/{dep.repo.full_name}/deployments/{dep.id}", "id": dep.id,
             "node_id": f"DE_{dep.id}", "sha": dep.head.sha, "ref": dep.repo.default_branch, "task": "deploy",
             "payload": {}, "original_environment": dep.environment, "environment": dep.environment,
@@ -121,14 +121,14 @@ def _deployment_body(dep: Deployment, updated: datetime) -> dict[str, Any]:
 
 def _render_deployment(dep: Deployment) -> Iterator[Out]:
     created = envelope(dep.repo, dep.creator, action="created",
-                        deployment=_deployment_body(dep, dep.created_at))
+                        deployment=deployment_body(dep, dep.created_at))
     yield Out(dep.created_at, "deployment", f"deployment:{dep.id}", created)
     for status in dep.statuses:
         body = {"id": status.id, "node_id": f"DES_{status.id}", "state": status.state,
                 "creator": user_json(dep.creator), "description": "", "environment": dep.environment,
                 "created_at": iso(status.at), "updated_at": iso(status.at)}
         payload = envelope(dep.repo, dep.creator, action="created", deployment_status=body,
-                            deployment=_deployment_body(dep, status.at))
+                            deployment=deployment_body(dep, status.at))
         yield Out(status.at, "deployment_status", f"deployment_status:{status.id}", payload)
 
 

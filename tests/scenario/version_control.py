@@ -166,7 +166,7 @@ def _render_push(push: Push, seen: set[str]) -> Iterator[Out]:
     yield Out(push.at, "push", f"push:{push.repo.id}:{push.branch}:{push.at}", payload)
 
 
-def _pr_snapshot(pr: PullRequest, upto: int) -> dict[str, Any]:
+def pr_snapshot(pr: PullRequest, upto: int) -> dict[str, Any]:
     state, draft, closed_at, merged_at, updated = "open", False, None, None, pr.steps[0].at
     merged_by = None
     for step in pr.steps[: upto + 1]:
@@ -209,14 +209,14 @@ def _pr_snapshot(pr: PullRequest, upto: int) -> dict[str, Any]:
 def _render_pr(pr: PullRequest) -> Iterator[Out]:
     for index, step in enumerate(pr.steps):
         payload = envelope(pr.repo, step.actor, action=step.action, number=pr.number,
-                            pull_request=_pr_snapshot(pr, index))
+                            pull_request=pr_snapshot(pr, index))
         yield Out(step.at, "pull_request", f"pr:{pr.id}:{index}", payload)
 
 
 def _render_review(review: Review) -> Iterator[Out]:
     pr = review.pr
     upto = max(i for i, s in enumerate(pr.steps) if s.at <= review.at)
-    snapshot = {**_pr_snapshot(pr, upto), "updated_at": iso(review.at)}
+    snapshot = {**pr_snapshot(pr, upto), "updated_at": iso(review.at)}
     for action, moment, state in (("submitted", review.at, review.state),
                                   ("dismissed", review.dismissed_at, "dismissed")):
         if moment is None:
