@@ -10,12 +10,12 @@ from collections import Counter
 import psycopg2
 import requests
 
+from adapters.archive_store import open_store
 from devstack.demo_history import DAYS, ORG, demo_history
 from devstack.stack import stack_status
 from pillarstream.envelope import from_archive_line
 from pillarstream.settings import Settings
 from pillarstream.signature import sign
-from stream_processors.archive_store import open_store
 from stream_processors.archiver import read_object
 
 

@@ -56,7 +56,7 @@ class LocalServices:
 
     def start(self, say: Callable[[str], None] = lambda line: None) -> None:
         """Starts both and waits until each is ready; ``say`` hears a progress line for each step that takes time."""
-        from receiver.publisher import ensure_topic
+        from adapters.kafka_publisher import ensure_topic
         from stream_processors.migrations import migrate
 
         began = time.monotonic()
@@ -213,7 +213,7 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
             return 1
         say(f"  receiver ready ({time.monotonic() - began:.1f}s)")
         if superset:
-            from dashboards.local import SupersetServer
+            from devstack.superset import SupersetServer
 
             say("starting Superset (installs it on first use) ...")
             superset_server = SupersetServer(data / "superset", superset_port, services.postgres.dsn(READER))

@@ -15,9 +15,9 @@ import psycopg2
 import requests
 import urllib3
 
+from adapters.github_client import call, github_for, unreachable
 from pillarstream.errors import ConfigError, GitHubAPIError
 from pillarstream.settings import Settings
-from receiver.github_client import call, github_for, unreachable
 from receiver.hook_admin import HOOK_CONFIG, desired_hook, hook_changes
 from receiver.reconciler import Attempt, delivery_gap, plan_redeliveries
 

@@ -19,10 +19,10 @@ from datetime import datetime
 import psycopg2
 from prometheus_client import Counter
 
+from adapters.postgres import warehouse_error
 from pillarstream.config import PillarConfig
 from pillarstream.envelope import ENVELOPE_HEADER
 from pillarstream.normalise import HANDLED_EVENTS
-from stream_processors.postgres_errors import warehouse_error
 from stream_processors.warehouse import PreparedBatch, prepare_raw, write_prepared
 
 log = logging.getLogger(__name__)

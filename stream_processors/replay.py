@@ -19,10 +19,10 @@ from datetime import date
 from multiprocessing.context import ForkContext, SpawnContext
 from typing import Any
 
+from adapters.archive_store import ArchiveStore
+from adapters.kafka_publisher import Acks, PipelinedPublisher
 from pillarstream.envelope import Envelope, Record, from_archive_line, replay_record
 from pillarstream.errors import PillarstreamError
-from receiver.publisher import Acks, PipelinedPublisher
-from stream_processors.archive_store import ArchiveStore
 from stream_processors.archiver import read_object
 
 _DAY = re.compile(r"^source=(?P<source>[a-z]+)/event=(?P<event>[a-z_]+)/year=(?P<y>\d{4})/month=(?P<m>\d{2})/"

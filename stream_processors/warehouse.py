@@ -30,12 +30,12 @@ import orjson
 import psycopg2
 import psycopg2.extras
 
+from adapters.postgres import warehouse_error
 from pillarstream.config import PillarConfig, load_pillar_config
 from pillarstream.envelope import ENVELOPE_HEADER, Envelope, from_record
 from pillarstream.normalise import Facts, PayloadError, normalise
 from stream_processors.archiver import Consumed, RawRecord
 from stream_processors.facts import Statement, json_rows, keys, named_queries, upserts
-from stream_processors.postgres_errors import warehouse_error
 from stream_processors.windows import enqueue_buckets, refresh_windows
 
 log = logging.getLogger(__name__)

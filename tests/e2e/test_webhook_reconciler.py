@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 
+from adapters.kafka_publisher import ensure_topic
 from devstack.kafka import KafkaBroker
 from devstack.process import free_port, wait_until
 from devstack.stack import http_ok
-from receiver.publisher import ensure_topic
 from tests.conftest import REPO
 from tests.fake_github.fixtures import TOKEN
 from tests.harness import eventually, fixture_bytes, query

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from adapters.archive_store import open_store
 from backfill.archive import PREFIX
-from stream_processors.archive_store import open_store
 from tests.conftest import (
     new_topic,  # noqa: E402
 )

@@ -24,13 +24,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from adapters.archive_store import FileStore, open_store
+from adapters.kafka_client import KafkaConnection
+from adapters.kafka_publisher import ensure_topic
 from devstack.kafka import KafkaBroker, SaslSslListener
 from devstack.process import free_port
 from pillarstream.envelope import from_payload, from_record
-from pillarstream.kafka_client import KafkaConnection
-from receiver.publisher import ensure_topic
 from stream_processors.archive_dedupe import DeliveryIndex
-from stream_processors.archive_store import FileStore, open_store
 from stream_processors.archiver import Consumed, archive_batch
 from tests.fake_github.harness import backfill_env, drain, run_backfill
 from tests.fake_github.history import rest_state

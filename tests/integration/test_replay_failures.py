@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from adapters.archive_store import FileStore
 from devstack.process import free_port
 from pillarstream.envelope import from_payload
 from pillarstream.errors import EXIT_UNAVAILABLE
 from stream_processors.archive_dedupe import DeliveryIndex
-from stream_processors.archive_store import FileStore
 from stream_processors.archiver import Consumed, archive_batch
 from tests.harness import fixture_bytes
 

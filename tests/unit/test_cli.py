@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from pillarstream.cli import SUBCOMMANDS, build_parser
+from launcher.cli import SUBCOMMANDS, build_parser
 
 pytestmark = pytest.mark.unit
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import faust
 import pytest
 
+from adapters.kafka_client import GoogleKafkaToken, KafkaConnection, faust_credentials, kafka_python_options
 from pillarstream.errors import ConfigError
-from pillarstream.kafka_client import GoogleKafkaToken, KafkaConnection, faust_credentials, kafka_python_options
 from pillarstream.settings import load_settings, unknown_variables
 from tests.tls import make_pki
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from pillarstream.cli import main
+from launcher.cli import main
 
 sys.exit(main(["backfill", *sys.argv[1:]]))

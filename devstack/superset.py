@@ -30,7 +30,7 @@ TEMPLATE_CACHE = REPO_ROOT / ".local" / "cache"
 # Read by Superset at start-up (SUPERSET_CONFIG_PATH). Secrets are read from files beside it, so this file
 # holds none. Kept small on purpose: everything not set here is Superset's default.
 _CONFIG = """\
-# Written by dashboards/local.py; changes are overwritten at the next start.
+# Written by devstack/superset.py; changes are overwritten at the next start.
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -240,7 +240,7 @@ class SupersetServer:
 
 
 def main() -> int:
-    """`python -m dashboards.local [PORT]`: a local Superset in the foreground (Ctrl-C stops it), showing the
+    """`python -m devstack.superset [PORT]`: a local Superset in the foreground (Ctrl-C stops it), showing the
     warehouse of PILLARSTREAM_READER_DATABASE_URL or of the running `make up` stack (.local/stack.json)."""
     import json
     import signal

@@ -1,5 +1,5 @@
 import sys
 
-from pillarstream.cli import main
+from launcher.cli import main
 
 sys.exit(main(["receiver", *sys.argv[1:]]))
