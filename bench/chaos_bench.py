@@ -111,7 +111,7 @@ class Stack:
         ports = ["--port", str(free_port()), "--kafka-port", str(free_port()),
                  "--controller-port", str(free_port()), "--postgres-port", str(free_port())]
         with open(self.console, "ab") as log:  # a file: nobody reads a pipe while it runs
-            self.up = subprocess.Popen([sys.executable, "-m", "pillarstream", "up", *ports], env=self.env,
+            self.up = subprocess.Popen([sys.executable, "-m", "launcher", "up", *ports], env=self.env,
                                        stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
 
     def status(self) -> dict[str, Any]:

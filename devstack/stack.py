@@ -103,12 +103,12 @@ def child_env(**settings: str) -> dict[str, str]:
 
 
 def spawn_receiver(env: dict[str, str], port: int, log: Path, *, workers: int = 4, threads: int = 8) -> Child:
-    return Child("receiver", [sys.executable, "-m", "pillarstream", "receiver", "--bind", f"127.0.0.1:{port}",
+    return Child("receiver", [sys.executable, "-m", "launcher", "receiver", "--bind", f"127.0.0.1:{port}",
                               "--workers", str(workers), "--threads", str(threads)], log, env=env)
 
 
 def spawn_worker(env: dict[str, str], role: str, log: Path) -> Child:
-    return Child(f"worker-{role}", [sys.executable, "-m", "pillarstream", "worker", role], log, env=env)
+    return Child(f"worker-{role}", [sys.executable, "-m", "launcher", "worker", role], log, env=env)
 
 
 def http_ok(url: str) -> bool:

@@ -16,12 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dashboards import REPO_ROOT
+from dashboards import REPO_ROOT, SUPERSET_VENV
 from dashboards.bundle import Bundle, DatabaseTarget
 from dashboards.client import SupersetClient
 from devstack.process import Child, wait_until
 
-SUPERSET_VENV = REPO_ROOT / ".local" / "tools" / "superset"
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "superset.sh"
 ADMIN_USER = "admin"
 ADMIN_SCRIPT = Path(__file__).resolve().parent / "superset_admin.py"

@@ -1,4 +1,4 @@
-"""``python -m backfill --org ORG …``: the same command as ``pillarstream backfill``."""
+"""``python -m launcher.backfill --org ORG …``: the same command as ``pillarstream backfill``."""
 
 import sys
 

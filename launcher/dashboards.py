@@ -1,4 +1,4 @@
-"""`python -m dashboards import|export|check …`: the same as `pillarstream dashboards …`."""
+"""`python -m launcher.dashboards import|export|check …`: the same as `pillarstream dashboards …`."""
 
 import sys
 

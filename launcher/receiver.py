@@ -1,3 +1,5 @@
+"""``python -m launcher.receiver``: the same command as ``pillarstream receiver``."""
+
 import sys
 
 from launcher.cli import main

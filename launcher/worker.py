@@ -1,3 +1,5 @@
+"""``python -m launcher.worker archiver|warehouse``: the same command as ``pillarstream worker``."""
+
 import sys
 
 from launcher.cli import main

@@ -16,8 +16,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.kafka_client import KafkaConnection, SaslMechanism, SecurityProtocol
 from pillarstream.errors import ConfigError
+from pillarstream.kafka_connection import KafkaConnection, SaslMechanism, SecurityProtocol
 
 Compression = Literal["zstd", "gzip", "none"]  # of produced record batches
 

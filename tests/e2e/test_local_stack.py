@@ -49,7 +49,7 @@ def up_command(tmp_path):
     env.update(PILLARSTREAM_DATA_DIR=str(data), PILLARSTREAM_TOPIC_PARTITIONS="2", PILLARSTREAM_LOG_FORMAT="json")
     ports = ["--port", str(free_port()), "--kafka-port", str(free_port()),
              "--controller-port", str(free_port()), "--postgres-port", str(free_port())]
-    cli = [sys.executable, "-m", "pillarstream"]
+    cli = [sys.executable, "-m", "launcher"]
 
     started: list[subprocess.Popen[bytes]] = []
 

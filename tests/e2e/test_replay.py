@@ -33,7 +33,7 @@ def count(dsn: str) -> int:
 
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pillarstream", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "launcher", *args], env=env, capture_output=True, text=True,
                           timeout=120)
 
 

@@ -35,7 +35,7 @@ def backfill_env(*, bootstrap: str, topic: str, dsn: str, archive_url: str, fake
 
 def start_backfill(env: dict[str, str], args: Sequence[str], log: Path) -> Child:
     # No rate cap: the fake has no secondary limit to respect, and tests should be quick.
-    return Child("backfill", [sys.executable, "-m", "backfill", "--progress", "lines", "--max-rate", "0",
+    return Child("backfill", [sys.executable, "-m", "launcher.backfill", "--progress", "lines", "--max-rate", "0",
                               *args],
                  log, env=env)
 

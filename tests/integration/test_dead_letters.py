@@ -140,7 +140,7 @@ def test_a_record_postgres_refuses_is_isolated_and_the_rest_of_the_batch_written
 # --- the worker -----------------------------------------------------------------------------------
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pillarstream", "deadletters", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "launcher", "deadletters", *args], env=env,
                           capture_output=True, text=True, timeout=120)
 
 

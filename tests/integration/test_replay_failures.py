@@ -27,7 +27,7 @@ TODAY = datetime.now(UTC).date().isoformat()
 def replay(archive, bootstrap: str, processes: int) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PILLARSTREAM_")}
     env.update(PILLARSTREAM_ARCHIVE_URL=f"file://{archive}", PILLARSTREAM_KAFKA_BOOTSTRAP=bootstrap)
-    return subprocess.run([sys.executable, "-m", "pillarstream", "replay", "--from", TODAY, "--to", TODAY,
+    return subprocess.run([sys.executable, "-m", "launcher", "replay", "--from", TODAY, "--to", TODAY,
                            "--processes", str(processes)], env=env, capture_output=True, text=True, timeout=120)
 
 
