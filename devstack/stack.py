@@ -20,12 +20,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import psycopg2
-
+from adapters.postgres import connect
 from devstack.kafka import JAR_CACHE, KAFKA_VERSION, REPO_ROOT, KafkaBroker
 from devstack.postgres import ADMIN, DATABASE, READER, WRITER, PostgresServer, write_private
 from devstack.process import Child, StartError, become_subreaper, port_busy, port_open, port_owner, wait_until
 from devstack.supervisor import Supervisor
+from pillarstream.errors import WarehouseError
 from pillarstream.settings import ENV_PREFIX, Settings
 
 STACK_FILE = "stack.json"
@@ -269,9 +269,9 @@ def stack_status(settings: Settings) -> dict[str, Any]:
     stack["webhook_secret"] = Path(stack.pop("webhook_secret_file")).read_text().strip()
     base = stack["webhook_url"].rsplit("/webhooks/", 1)[0]
     try:
-        psycopg2.connect(stack["postgres_dsn"], connect_timeout=2).close()
+        connect(stack["postgres_dsn"], connect_timeout=2).close()
         postgres_ready = True
-    except psycopg2.OperationalError:
+    except WarehouseError:
         postgres_ready = False
     host, _, port = stack["kafka_bootstrap"].rpartition(":")
     archive = stack["archive_url"]

@@ -218,15 +218,11 @@ def verify(store: ArchiveStore, selection: Selection, warehouse_ids: set[str]) -
 
 
 def warehouse_delivery_ids(dsn: str, selection: Selection) -> set[str]:
-    import psycopg2
+    from adapters.postgres import fetch_all
 
     sources = {"webhook": ["webhook"], "api": ["backfill"]}.get(selection.source or "", ["webhook", "backfill"])
-    with psycopg2.connect(dsn, connect_timeout=10) as conn, conn.cursor() as cur:
-        cur.execute(
-            """SELECT delivery_id FROM deliveries
-               WHERE (received_at AT TIME ZONE 'UTC')::date BETWEEN %s AND %s
-                 AND source = ANY(%s) AND (%s::text IS NULL OR event = %s)""",
-            (selection.first_day, selection.last_day, sources, selection.event, selection.event))
-        found = {row[0] for row in cur.fetchall()}
-    conn.close()
-    return found
+    rows = fetch_all(dsn, """SELECT delivery_id FROM deliveries
+                             WHERE (received_at AT TIME ZONE 'UTC')::date BETWEEN %s AND %s
+                               AND source = ANY(%s) AND (%s::text IS NULL OR event = %s)""",
+                     (selection.first_day, selection.last_day, sources, selection.event, selection.event))
+    return {row[0] for row in rows}
