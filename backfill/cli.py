@@ -1,4 +1,4 @@
-"""``pillarstream backfill`` (and ``python -m backfill``): the command line of a backfill run.
+"""``pillarstream backfill`` (and ``python -m launcher.backfill``): the command line of a backfill run.
 
 Wiring: ``add_parser(subparsers)`` registers the subcommand with ``handler(args, settings) -> int`` as its
 ``handler`` default. Exit codes: 0 done, 1 some repositories failed (the rest were backfilled), 2

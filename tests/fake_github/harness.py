@@ -1,4 +1,4 @@
-"""Helpers for backfill integration tests: run ``python -m backfill`` against the fake, read what it
+"""Helpers for backfill integration tests: run ``python -m launcher.backfill`` against the fake, read what it
 published from Kafka, and load it into a warehouse database with the warehouse worker's own batch writer."""
 
 from __future__ import annotations

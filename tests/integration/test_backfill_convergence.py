@@ -1,6 +1,6 @@
 """Convergence: one history received as webhooks, backfilled with GraphQL (the default) and backfilled
 through the REST API only builds the same metrics, and doing them all leaves the tables as webhooks alone
-do. Real Kafka, Postgres and the GCS emulator; the backfill runs as ``python -m backfill`` against the fake
+do. Real Kafka, Postgres and the GCS emulator; the backfill runs as ``python -m launcher.backfill`` against the fake
 GitHub serving the scenario's history."""
 
 from __future__ import annotations
