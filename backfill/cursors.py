@@ -63,7 +63,7 @@ class MemoryCursorStore:
 
 class PostgresCursorStore:
     """One connection shared by the run's threads (a save is one short statement, autocommitted); failures
-    as ``adapters/postgres.py`` classifies them, named ``backfill cursors``."""
+    as ``adapters/postgres_errors.py`` classifies them, named ``backfill cursors``."""
 
     def __init__(self, dsn: str) -> None:
         self._db = ReconnectingConnection(dsn, connect_timeout=10, autocommit=True, label="backfill cursors")

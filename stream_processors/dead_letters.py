@@ -19,7 +19,8 @@ from datetime import datetime
 import psycopg2
 from prometheus_client import Counter
 
-from adapters.postgres import connect, warehouse_error
+from adapters.postgres import connect
+from adapters.postgres_errors import warehouse_error
 from pillarstream.config import PillarConfig
 from pillarstream.envelope import ENVELOPE_HEADER
 from pillarstream.normalise import HANDLED_EVENTS

@@ -280,8 +280,8 @@ def _utc_day(moment: datetime) -> date:
 
 class PostgresSink:
     """Writes prepared batches over one connection, in one transaction each; a lost connection is dropped and
-    reopened on the next. Failures are raised as classified by ``adapters/postgres.py``: transient ones are
-    retriable."""
+    reopened on the next. Failures are raised as classified by ``adapters/postgres_errors.py``: transient
+    ones are retriable."""
 
     def __init__(self, dsn: str) -> None:
         self._db = ReconnectingConnection(dsn, connect_timeout=5)

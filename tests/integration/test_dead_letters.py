@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from adapters.kafka_publisher import KafkaPublisher
-from adapters.postgres import classify
+from adapters.postgres_errors import classify
 from devstack.process import free_port
 from pillarstream.config import PillarConfig
 from pillarstream.envelope import Envelope, to_record
