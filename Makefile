@@ -32,7 +32,7 @@ unit: test-tools
 
 lint: bootstrap
 	.venv/bin/ruff check .
-	.venv/bin/mypy pillarstream
+	.venv/bin/mypy pillarstream adapters launcher
 
 bench: bootstrap
 	.venv/bin/python bench/receiver_bench.py

@@ -16,9 +16,9 @@ import hashlib
 import json
 from datetime import datetime
 
+from adapters.archive_store import ArchiveStore
 from backfill.github_api import Page
 from pillarstream.envelope import format_time, parse_time
-from stream_processors.archive_store import ArchiveStore
 
 PREFIX = "source=api"
 

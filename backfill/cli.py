@@ -1,4 +1,4 @@
-"""``pillarstream backfill`` (and ``python -m backfill``): the command line of a backfill run.
+"""``pillarstream backfill`` (and ``python -m launcher.backfill``): the command line of a backfill run.
 
 Wiring: ``add_parser(subparsers)`` registers the subcommand with ``handler(args, settings) -> int`` as its
 ``handler`` default. Exit codes: 0 done, 1 some repositories failed (the rest were backfilled), 2
@@ -80,6 +80,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def handler(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.archive_store import open_store
+    from adapters.github_client import credentials
+    from adapters.kafka_publisher import KafkaPublisher, ensure_topic
     from backfill.archive import PageArchive
     from backfill.cursors import PostgresCursorStore
     from backfill.github_api import GitHubApi, Stats
@@ -88,9 +91,6 @@ def handler(args: argparse.Namespace, settings: Settings) -> int:
     from backfill.ratelimit import BudgetExhausted, TokenPool
     from backfill.resources import select
     from backfill.runner import Options, run_backfill
-    from receiver.github_client import credentials
-    from receiver.publisher import KafkaPublisher, ensure_topic
-    from stream_processors.archive_store import open_store
 
     if args.since and args.until and args.until < args.since:
         raise ConfigError("--until is before --since")

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import psycopg2
-
-from pillarstream.errors import WarehouseError
+from adapters.postgres import ReconnectingConnection
 
 _LOAD = "SELECT marks, etags, state FROM backfill.cursors WHERE owner = %s AND repo = %s AND resource = %s"
 _SAVE = """
@@ -65,33 +62,16 @@ class MemoryCursorStore:
 
 
 class PostgresCursorStore:
-    """One connection shared by the run's threads (a save is one short statement, autocommitted)."""
+    """One connection shared by the run's threads (a save is one short statement, autocommitted); failures
+    as ``adapters/postgres_errors.py`` classifies them, named ``backfill cursors``."""
 
     def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._lock = threading.Lock()
-        self._conn: Any = None
-
-    def _cursor(self) -> Any:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg2.connect(self._dsn, connect_timeout=10)
-            self._conn.autocommit = True
-        return self._conn.cursor()
+        self._db = ReconnectingConnection(dsn, connect_timeout=10, autocommit=True, label="backfill cursors")
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                with self._cursor() as cur:
-                    cur.execute(sql, params)
-                    return cur.fetchall() if cur.description else []
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-                self.close()
-                raise WarehouseError(f"backfill cursors unavailable: {str(exc).strip()}") from exc
-            except psycopg2.Error as exc:
-                message = f"backfill cursors: {str(exc).strip()} (did `pillarstream migrate` run?)"
-                error = WarehouseError(message)
-                error.retriable = False
-                raise error from exc
+        with self._db.transaction() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
 
     def load(self, owner: str, repo: str, resource: str) -> Cursor:
         rows = self._run(_LOAD, (owner, repo, resource))
@@ -109,8 +89,4 @@ class PostgresCursorStore:
                 self._run(_LIST, (owner,))]
 
     def close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None
+        self._db.close()

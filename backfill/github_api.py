@@ -26,10 +26,10 @@ import urllib3
 from github import Auth, Github, GithubException
 from urllib3.util.retry import Retry
 
+from adapters.github_client import make_github, unreachable
 from backfill.ratelimit import Quota, TokenBudget, TokenPool, classify
 from pillarstream.envelope import parse_time
 from pillarstream.errors import GitHubAPIError, GitHubUnreachable
-from receiver.github_client import make_github, unreachable
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]

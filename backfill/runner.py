@@ -18,6 +18,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Literal
 
+from adapters.kafka_publisher import Publisher
 from backfill.archive import PageArchive
 from backfill.cursors import CursorStore
 from backfill.flows import run_repository
@@ -27,7 +28,6 @@ from backfill.progress import Progress
 from backfill.ratelimit import BudgetExhausted
 from backfill.sweep import RunContext, Stopped
 from pillarstream.errors import GitHubAPIError, PillarstreamError
-from receiver.publisher import Publisher
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from adapters.kafka_publisher import Publisher
 from backfill.archive import PageArchive, object_name
 from backfill.cursors import Cursor, CursorStore
 from backfill.github_api import GitHubApi, GraphQLAnswer, Page, request_url
 from pillarstream.envelope import Envelope
 from pillarstream.errors import ArchiveError, GitHubAPIError, PillarstreamError
-from receiver.publisher import Publisher
 
 if TYPE_CHECKING:
     from backfill.progress import Progress

@@ -22,10 +22,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.synthetic import envelopes  # noqa: E402
+from adapters.archive_store import FileStore  # noqa: E402
 from stream_processors.archive_dedupe import DeliveryIndex, encode  # noqa: E402
-from stream_processors.archive_store import FileStore  # noqa: E402
 from stream_processors.archiver import Consumed, archive_batch  # noqa: E402
+from tests.synthetic import envelopes  # noqa: E402
 
 PARTITIONS = 6
 

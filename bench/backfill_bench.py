@@ -32,6 +32,8 @@ import psycopg2
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from adapters.archive_store import FileStore  # noqa: E402
+from adapters.kafka_publisher import KafkaPublisher  # noqa: E402
 from backfill.archive import PageArchive  # noqa: E402
 from backfill.cursors import PostgresCursorStore  # noqa: E402
 from backfill.github_api import GitHubApi, Stats  # noqa: E402
@@ -42,8 +44,6 @@ from backfill.runner import Options, Summary, run_backfill  # noqa: E402
 from bench.services import bench_services  # noqa: E402
 from devstack.postgres import ADMIN, DATABASE  # noqa: E402
 from devstack.stack import LocalServices  # noqa: E402
-from receiver.publisher import KafkaPublisher  # noqa: E402
-from stream_processors.archive_store import FileStore  # noqa: E402
 from tests.fake_github.history import rest_state  # noqa: E402
 from tests.fake_github.server import FakeGitHub, Served  # noqa: E402
 from tests.fake_github.state import RestState  # noqa: E402

@@ -45,6 +45,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from adapters.archive_store import open_store  # noqa: E402
 from bench.fuzz_bench import Request, http_request, send, tracebacks  # noqa: E402
 from devstack.postgres import PostgresServer  # noqa: E402
 from devstack.process import free_port  # noqa: E402
@@ -52,7 +53,6 @@ from devstack.stack import stack_status  # noqa: E402
 from pillarstream.envelope import from_archive_line, from_record  # noqa: E402
 from pillarstream.settings import ENV_PREFIX, Settings  # noqa: E402
 from pillarstream.signature import sign  # noqa: E402
-from stream_processors.archive_store import open_store  # noqa: E402
 from stream_processors.archiver import read_object  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "webhooks"
@@ -111,7 +111,7 @@ class Stack:
         ports = ["--port", str(free_port()), "--kafka-port", str(free_port()),
                  "--controller-port", str(free_port()), "--postgres-port", str(free_port())]
         with open(self.console, "ab") as log:  # a file: nobody reads a pipe while it runs
-            self.up = subprocess.Popen([sys.executable, "-m", "pillarstream", "up", *ports], env=self.env,
+            self.up = subprocess.Popen([sys.executable, "-m", "launcher", "up", *ports], env=self.env,
                                        stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
 
     def status(self) -> dict[str, Any]:

@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 import aiohttp  # noqa: E402
 import psycopg2  # noqa: E402
 
+from adapters.kafka_publisher import KafkaPublisher, ensure_topic  # noqa: E402
 from bench.services import bench_services, live_pipeline  # noqa: E402
 from dashboards.bundle import Bundle  # noqa: E402
 from dashboards.query_context import UnsupportedChart, build_query, metric_label  # noqa: E402
@@ -47,7 +48,6 @@ from devstack.process import wait_until  # noqa: E402
 from devstack.stack import LocalServices, child_env, spawn_worker  # noqa: E402
 from pillarstream.envelope import from_payload  # noqa: E402
 from pillarstream.signature import sign  # noqa: E402
-from receiver.publisher import KafkaPublisher, ensure_topic  # noqa: E402
 from stream_processors.windows import build_windows  # noqa: E402
 from tests.history import deliveries, random_history  # noqa: E402
 from tests.scenario import ORG, History, PRStep, PullRequest, User, render  # noqa: E402

@@ -34,12 +34,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.services import bench_services  # noqa: E402
-from bench.synthetic import synthetic  # noqa: E402
 from devstack.postgres import WRITER  # noqa: E402
 from devstack.process import free_port, wait_until  # noqa: E402
 from devstack.stack import child_env, http_ok, spawn_receiver, spawn_worker  # noqa: E402
 from pillarstream.settings import Settings  # noqa: E402
 from pillarstream.signature import sign  # noqa: E402
+from tests.synthetic import synthetic  # noqa: E402
 
 SECRET = "fuzz-bench-secret"
 GITHUB_DEADLINE_S = 10.0
@@ -99,7 +99,7 @@ def github_headers(event: str, body: bytes, delivery_id: str, *, signature: str 
 
 
 class Mix:
-    """Draws requests; ``valid`` bodies come from bench.synthetic (real payload shapes, distinct ids)."""
+    """Draws requests; ``valid`` bodies come from tests.synthetic (real payload shapes, distinct ids)."""
 
     def __init__(self, rng: random.Random, count: int) -> None:
         self.rng = rng

@@ -20,13 +20,13 @@ from typing import get_args
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from adapters.kafka_publisher import ensure_topic  # noqa: E402
 from bench.loadgen import closed_loop, open_loop  # noqa: E402
 from devstack.kafka import KafkaBroker  # noqa: E402
 from devstack.process import Child, free_port, wait_until  # noqa: E402
 from devstack.stack import child_env, http_ok, spawn_receiver  # noqa: E402
 from pillarstream.settings import Compression  # noqa: E402
 from pillarstream.signature import sign  # noqa: E402
-from receiver.publisher import ensure_topic  # noqa: E402
 
 SECRET = "bench-secret"
 MIX = ["push/payload.json", "pull_request/opened.payload.json", "pull_request_review/submitted.payload.json",

@@ -19,18 +19,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from adapters.archive_store import FileStore  # noqa: E402
+from adapters.kafka_publisher import KafkaPublisher, ensure_topic  # noqa: E402
 from bench.services import bench_services  # noqa: E402
-from bench.synthetic import envelopes  # noqa: E402
 from bench.warehouse_bench import RowCounter  # noqa: E402
 from devstack.postgres import WRITER  # noqa: E402
 from devstack.process import wait_until  # noqa: E402
 from devstack.stack import child_env, spawn_worker  # noqa: E402
-from pillarstream.cli import REPLAY_PROCESSES  # noqa: E402
-from receiver.publisher import KafkaPublisher, ensure_topic  # noqa: E402
+from launcher.cli import REPLAY_PROCESSES  # noqa: E402
 from stream_processors.archive_dedupe import DeliveryIndex  # noqa: E402
-from stream_processors.archive_store import FileStore  # noqa: E402
 from stream_processors.archiver import Consumed, archive_batch  # noqa: E402
 from stream_processors.replay import Selection, replay  # noqa: E402
+from tests.synthetic import envelopes  # noqa: E402
 
 
 def main() -> None:

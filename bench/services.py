@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from adapters.kafka_publisher import ensure_topic
 from devstack.postgres import WRITER
 from devstack.process import free_port, wait_until
 from devstack.stack import LocalServices, child_env, http_ok, spawn_receiver, spawn_worker
-from receiver.publisher import ensure_topic
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -27,14 +27,14 @@ import aiohttp  # noqa: E402
 import psycopg2  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 
+from adapters.kafka_publisher import KafkaPublisher, ensure_topic  # noqa: E402
 from bench.services import bench_services, live_pipeline  # noqa: E402
-from bench.synthetic import envelopes, synthetic  # noqa: E402
 from devstack.postgres import WRITER  # noqa: E402
 from devstack.process import wait_until  # noqa: E402
 from devstack.stack import LocalServices, child_env, spawn_worker  # noqa: E402
 from pillarstream.settings import Compression  # noqa: E402
 from pillarstream.signature import sign  # noqa: E402
-from receiver.publisher import KafkaPublisher, ensure_topic  # noqa: E402
+from tests.synthetic import envelopes, synthetic  # noqa: E402
 
 SECRET = "bench-secret"
 

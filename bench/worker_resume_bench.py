@@ -23,11 +23,11 @@ sys.path.insert(0, str(REPO))
 
 import psycopg2  # noqa: E402
 
+from adapters.kafka_publisher import KafkaPublisher, ensure_topic  # noqa: E402
 from bench.services import bench_services  # noqa: E402
-from bench.synthetic import envelopes  # noqa: E402
 from devstack.postgres import WRITER  # noqa: E402
 from devstack.stack import LocalServices, child_env, spawn_worker  # noqa: E402
-from receiver.publisher import KafkaPublisher, ensure_topic  # noqa: E402
+from tests.synthetic import envelopes  # noqa: E402
 
 
 def landed(dsn: str, delivery_id: str) -> bool:

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from dashboards.local import SUPERSET_VENV
+from dashboards import SUPERSET_VENV
 
 BROWSER_SCRIPT = Path(__file__).resolve().parent / "browser.py"
 

@@ -7,15 +7,15 @@ import time
 import uuid
 from collections import Counter
 
-import psycopg2
 import requests
 
+from adapters.archive_store import open_store
+from adapters.postgres import fetch_all
 from devstack.demo_history import DAYS, ORG, demo_history
 from devstack.stack import stack_status
 from pillarstream.envelope import from_archive_line
 from pillarstream.settings import Settings
 from pillarstream.signature import sign
-from stream_processors.archive_store import open_store
 from stream_processors.archiver import read_object
 
 
@@ -43,10 +43,8 @@ def run_demo(settings: Settings, timeout_s: float = 60.0) -> int:
     deadline = time.monotonic() + timeout_s
     rows: list[tuple[str, str, str | None]] = []
     while time.monotonic() < deadline:
-        with psycopg2.connect(stack["postgres_dsn"], connect_timeout=3) as conn, conn.cursor() as cur:
-            cur.execute("SELECT delivery_id, event, repo_full_name FROM deliveries WHERE delivery_id = ANY(%s)",
-                        (list(sent),))
-            rows = cur.fetchall()
+        rows = fetch_all(stack["postgres_dsn"], "SELECT delivery_id, event, repo_full_name FROM deliveries "
+                         "WHERE delivery_id = ANY(%s)", (list(sent),), connect_timeout=3)
         if len(rows) == len(sent):
             break
         time.sleep(0.5)
@@ -70,9 +68,8 @@ def run_demo(settings: Settings, timeout_s: float = 60.0) -> int:
 
 def _print_pillars(dsn: str) -> None:
     """What the dashboards will show: metric values per pillar for the organisation, last 28 days."""
-    with psycopg2.connect(dsn, connect_timeout=3) as conn, conn.cursor() as cur:
-        cur.execute("SELECT pillar, count(DISTINCT metric), count(*) FROM reporting.pillar_metrics "
-                    "WHERE org = %s AND day > current_date - 28 AND value IS NOT NULL GROUP BY pillar ORDER BY pillar",
-                    (ORG,))
-        for pillar, metrics, values in cur.fetchall():
-            print(f"  dashboards  {pillar:<22} {metrics} metrics, {values} values for {ORG} in the last 28 days")
+    rows = fetch_all(dsn, "SELECT pillar, count(DISTINCT metric), count(*) FROM reporting.pillar_metrics "
+                     "WHERE org = %s AND day > current_date - 28 AND value IS NOT NULL GROUP BY pillar ORDER BY pillar",
+                     (ORG,), connect_timeout=3)
+    for pillar, metrics, values in rows:
+        print(f"  dashboards  {pillar:<22} {metrics} metrics, {values} values for {ORG} in the last 28 days")

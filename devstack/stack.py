@@ -20,12 +20,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import psycopg2
-
+from adapters.postgres import connect
 from devstack.kafka import JAR_CACHE, KAFKA_VERSION, REPO_ROOT, KafkaBroker
 from devstack.postgres import ADMIN, DATABASE, READER, WRITER, PostgresServer, write_private
 from devstack.process import Child, StartError, become_subreaper, port_busy, port_open, port_owner, wait_until
 from devstack.supervisor import Supervisor
+from pillarstream.errors import WarehouseError
 from pillarstream.settings import ENV_PREFIX, Settings
 
 STACK_FILE = "stack.json"
@@ -56,7 +56,7 @@ class LocalServices:
 
     def start(self, say: Callable[[str], None] = lambda line: None) -> None:
         """Starts both and waits until each is ready; ``say`` hears a progress line for each step that takes time."""
-        from receiver.publisher import ensure_topic
+        from adapters.kafka_publisher import ensure_topic
         from stream_processors.migrations import migrate
 
         began = time.monotonic()
@@ -103,12 +103,12 @@ def child_env(**settings: str) -> dict[str, str]:
 
 
 def spawn_receiver(env: dict[str, str], port: int, log: Path, *, workers: int = 4, threads: int = 8) -> Child:
-    return Child("receiver", [sys.executable, "-m", "pillarstream", "receiver", "--bind", f"127.0.0.1:{port}",
+    return Child("receiver", [sys.executable, "-m", "launcher", "receiver", "--bind", f"127.0.0.1:{port}",
                               "--workers", str(workers), "--threads", str(threads)], log, env=env)
 
 
 def spawn_worker(env: dict[str, str], role: str, log: Path) -> Child:
-    return Child(f"worker-{role}", [sys.executable, "-m", "pillarstream", "worker", role], log, env=env)
+    return Child(f"worker-{role}", [sys.executable, "-m", "launcher", "worker", role], log, env=env)
 
 
 def http_ok(url: str) -> bool:
@@ -213,7 +213,7 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
             return 1
         say(f"  receiver ready ({time.monotonic() - began:.1f}s)")
         if superset:
-            from dashboards.local import SupersetServer
+            from devstack.superset import SupersetServer
 
             say("starting Superset (installs it on first use) ...")
             superset_server = SupersetServer(data / "superset", superset_port, services.postgres.dsn(READER))
@@ -269,9 +269,9 @@ def stack_status(settings: Settings) -> dict[str, Any]:
     stack["webhook_secret"] = Path(stack.pop("webhook_secret_file")).read_text().strip()
     base = stack["webhook_url"].rsplit("/webhooks/", 1)[0]
     try:
-        psycopg2.connect(stack["postgres_dsn"], connect_timeout=2).close()
+        connect(stack["postgres_dsn"], connect_timeout=2).close()
         postgres_ready = True
-    except psycopg2.OperationalError:
+    except WarehouseError:
         postgres_ready = False
     host, _, port = stack["kafka_bootstrap"].rpartition(":")
     archive = stack["archive_url"]

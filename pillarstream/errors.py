@@ -4,7 +4,7 @@ Adapters wrap library errors at their boundary (``raise ... from exc``) so calle
 ``retriable`` alone: retry (and answer 503) when it is true, give up loudly when it is false.
 
 A command that fails ends with one line on stderr and one of these exit codes (the console script maps
-every error to them in one place, ``pillarstream.cli.main``; docs/operations.md has the table):
+every error to them in one place, ``launcher.cli.main``; docs/operations.md has the table):
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pillarstream.errors import ConfigError
-from pillarstream.kafka_client import KafkaConnection, SaslMechanism, SecurityProtocol
+from pillarstream.kafka_connection import KafkaConnection, SaslMechanism, SecurityProtocol
 
 Compression = Literal["zstd", "gzip", "none"]  # of produced record batches
 

@@ -10,12 +10,12 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from werkzeug.exceptions import HTTPException
 
+from adapters.kafka_publisher import KafkaPublisher, Publisher
 from pillarstream.errors import DeliveryRejected, PublishError
 from pillarstream.settings import Settings
 from receiver.body import read_body
 from receiver.delivery import parse_delivery
 from receiver.metrics import exposition
-from receiver.publisher import KafkaPublisher, Publisher
 
 log = logging.getLogger("receiver.delivery")
 RETRY_AFTER_SECONDS = "5"

@@ -11,13 +11,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import requests
 import urllib3
 
+from adapters.github_client import call, github_for, unreachable
+from adapters.postgres import fetch_all
 from pillarstream.errors import ConfigError, GitHubAPIError
 from pillarstream.settings import Settings
-from receiver.github_client import call, github_for, unreachable
 from receiver.hook_admin import HOOK_CONFIG, desired_hook, hook_changes
 from receiver.reconciler import Attempt, delivery_gap, plan_redeliveries
 
@@ -149,11 +149,8 @@ def _status(args: argparse.Namespace, settings: Settings, gh: Any, owner: Any) -
 
 
 def warehouse_ids(dsn: str, guids: set[str]) -> set[str]:
-    with psycopg2.connect(dsn, connect_timeout=10) as conn, conn.cursor() as cur:
-        cur.execute("SELECT delivery_id FROM deliveries WHERE delivery_id = ANY(%s)", (sorted(guids),))
-        found = {row[0] for row in cur.fetchall()}
-    conn.close()
-    return found
+    rows = fetch_all(dsn, "SELECT delivery_id FROM deliveries WHERE delivery_id = ANY(%s)", (sorted(guids),))
+    return {row[0] for row in rows}
 
 
 def reconcile_once(settings: Settings, gh: Any, owner: Any, hook: Any, since: timedelta) -> dict[str, int]:

@@ -25,12 +25,12 @@ from typing import Any
 
 import faust
 
+from adapters.archive_store import open_store
+from adapters.kafka_client import faust_credentials
 from pillarstream.config import load_pillar_config
 from pillarstream.errors import PillarstreamError
-from pillarstream.kafka_client import faust_credentials
 from pillarstream.settings import Settings
 from stream_processors.archive_dedupe import DeliveryIndex
-from stream_processors.archive_store import open_store
 from stream_processors.archiver import RawRecord, archive_batch, decode
 from stream_processors.dead_letters import report
 from stream_processors.faust_internals import hold, release, take_batches, use_lean_drain

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from stream_processors.archive_store import ArchiveStore
+from adapters.archive_store import ArchiveStore
 
 if TYPE_CHECKING:
     from stream_processors.archiver import Consumed

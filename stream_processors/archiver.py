@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.archive_store import ArchiveStore
 from pillarstream.envelope import Envelope, from_record, to_archive_line
 from stream_processors.archive_dedupe import DeliveryIndex
-from stream_processors.archive_store import ArchiveStore
 
 log = logging.getLogger(__name__)
 _OBJECT = re.compile(r"\+(\d+)\+(\d{19})\+(\d{19})\.ndjson\.gz$")

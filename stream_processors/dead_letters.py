@@ -19,10 +19,11 @@ from datetime import datetime
 import psycopg2
 from prometheus_client import Counter
 
+from adapters.postgres import connect
+from adapters.postgres_errors import warehouse_error
 from pillarstream.config import PillarConfig
 from pillarstream.envelope import ENVELOPE_HEADER
 from pillarstream.normalise import HANDLED_EVENTS
-from stream_processors.postgres_errors import warehouse_error
 from stream_processors.warehouse import PreparedBatch, prepare_raw, write_prepared
 
 log = logging.getLogger(__name__)
@@ -58,15 +59,8 @@ _COLUMNS = """delivery_id, event, error, first_seen, last_seen, attempts, resolv
               kafka_topic || '/' || kafka_partition || '@' || kafka_offset"""
 
 
-def _connect(dsn: str) -> psycopg2.extensions.connection:
-    try:
-        return psycopg2.connect(dsn, connect_timeout=10)
-    except psycopg2.Error as exc:
-        raise warehouse_error(exc) from exc
-
-
 def list_letters(dsn: str, *, include_resolved: bool = False, limit: int = 100) -> list[Letter]:
-    conn = _connect(dsn)
+    conn = connect(dsn)
     try:
         with conn, conn.cursor() as cur:
             cur.execute(f"""SELECT {_COLUMNS} FROM dead_letters
@@ -80,7 +74,7 @@ def list_letters(dsn: str, *, include_resolved: bool = False, limit: int = 100) 
 
 
 def show_letter(dsn: str, delivery_id: str) -> Letter | None:
-    conn = _connect(dsn)
+    conn = connect(dsn)
     try:
         with conn, conn.cursor() as cur:
             cur.execute(f"SELECT {_COLUMNS}, envelope, payload FROM dead_letters WHERE delivery_id = %s",
@@ -108,7 +102,7 @@ class RetryOutcome:
 def retry(dsn: str, delivery_ids: Sequence[str], config: PillarConfig) -> list[RetryOutcome]:
     """Each dead letter written to the warehouse and resolved in one transaction, or left open with the
     reason it still fails. Idempotent: a resolved dead letter is not written again."""
-    conn = _connect(dsn)
+    conn = connect(dsn)
     try:
         return [_retry_one(conn, delivery_id, config) for delivery_id in delivery_ids]
     finally:

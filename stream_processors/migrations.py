@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg2
 
+from adapters.postgres import connect
 from pillarstream.errors import WarehouseError
 
 log = logging.getLogger(__name__)
@@ -50,10 +51,7 @@ def _after(migration: Migration, cur: psycopg2.extensions.cursor) -> None:
 def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     """Apply what is missing; returns the migrations applied now (empty when up to date)."""
     applied_now = []
-    try:
-        conn = psycopg2.connect(dsn, connect_timeout=10)
-    except psycopg2.OperationalError as exc:
-        raise WarehouseError(f"cannot connect to Postgres: {exc}".strip()) from exc
+    conn = connect(dsn)
     try:
         with conn, conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))

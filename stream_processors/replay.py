@@ -19,10 +19,10 @@ from datetime import date
 from multiprocessing.context import ForkContext, SpawnContext
 from typing import Any
 
+from adapters.archive_store import ArchiveStore
+from adapters.kafka_publisher import Acks, PipelinedPublisher
 from pillarstream.envelope import Envelope, Record, from_archive_line, replay_record
 from pillarstream.errors import PillarstreamError
-from receiver.publisher import Acks, PipelinedPublisher
-from stream_processors.archive_store import ArchiveStore
 from stream_processors.archiver import read_object
 
 _DAY = re.compile(r"^source=(?P<source>[a-z]+)/event=(?P<event>[a-z_]+)/year=(?P<y>\d{4})/month=(?P<m>\d{2})/"
@@ -218,15 +218,11 @@ def verify(store: ArchiveStore, selection: Selection, warehouse_ids: set[str]) -
 
 
 def warehouse_delivery_ids(dsn: str, selection: Selection) -> set[str]:
-    import psycopg2
+    from adapters.postgres import fetch_all
 
     sources = {"webhook": ["webhook"], "api": ["backfill"]}.get(selection.source or "", ["webhook", "backfill"])
-    with psycopg2.connect(dsn, connect_timeout=10) as conn, conn.cursor() as cur:
-        cur.execute(
-            """SELECT delivery_id FROM deliveries
-               WHERE (received_at AT TIME ZONE 'UTC')::date BETWEEN %s AND %s
-                 AND source = ANY(%s) AND (%s::text IS NULL OR event = %s)""",
-            (selection.first_day, selection.last_day, sources, selection.event, selection.event))
-        found = {row[0] for row in cur.fetchall()}
-    conn.close()
-    return found
+    rows = fetch_all(dsn, """SELECT delivery_id FROM deliveries
+                             WHERE (received_at AT TIME ZONE 'UTC')::date BETWEEN %s AND %s
+                               AND source = ANY(%s) AND (%s::text IS NULL OR event = %s)""",
+                     (selection.first_day, selection.last_day, sources, selection.event, selection.event))
+    return {row[0] for row in rows}

@@ -30,12 +30,12 @@ import orjson
 import psycopg2
 import psycopg2.extras
 
+from adapters.postgres import ReconnectingConnection
 from pillarstream.config import PillarConfig, load_pillar_config
 from pillarstream.envelope import ENVELOPE_HEADER, Envelope, from_record
 from pillarstream.normalise import Facts, PayloadError, normalise
 from stream_processors.archiver import Consumed, RawRecord
 from stream_processors.facts import Statement, json_rows, keys, named_queries, upserts
-from stream_processors.postgres_errors import warehouse_error
 from stream_processors.windows import enqueue_buckets, refresh_windows
 
 log = logging.getLogger(__name__)
@@ -279,28 +279,16 @@ def _utc_day(moment: datetime) -> date:
 
 
 class PostgresSink:
-    """Writes prepared batches over one connection; a lost connection is dropped and reopened on the next.
-    Failures are raised as classified by ``postgres_errors.py``: transient ones are retriable."""
+    """Writes prepared batches over one connection, in one transaction each; a lost connection is dropped and
+    reopened on the next. Failures are raised as classified by ``adapters/postgres_errors.py``: transient
+    ones are retriable."""
 
     def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._conn: psycopg2.extensions.connection | None = None
+        self._db = ReconnectingConnection(dsn, connect_timeout=5)
 
     def write_prepared(self, batches: Sequence[PreparedBatch]) -> None:
-        try:
-            if self._conn is None or self._conn.closed:
-                self._conn = psycopg2.connect(self._dsn, connect_timeout=5)
-            with self._conn, self._conn.cursor() as cur:
-                write_prepared(cur, batches)
-        except psycopg2.Error as exc:
-            error = warehouse_error(exc)
-            if error.retriable:
-                self.close()  # the connection may be gone; a fresh one next time
-            raise error from exc
+        with self._db.transaction() as cur:
+            write_prepared(cur, batches)
 
     def close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None
+        self._db.close()

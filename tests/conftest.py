@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from psycopg2 import sql
 
+from adapters.kafka_publisher import ensure_topic
 from devstack.gcs import GcsEmulator
 from devstack.postgres import ADMIN, READER, WRITER
 from devstack.process import free_port
 from devstack.stack import LocalServices
-from receiver.publisher import ensure_topic
 from stream_processors.migrations import migrate
 from tests.fake_github.fixtures import fake_github  # noqa: F401 - a fixture, imported to register it
 from tests.harness import Pipeline, pipeline_env

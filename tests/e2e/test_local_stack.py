@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from adapters.archive_store import open_store
 from devstack.demo_history import demo_history
 from devstack.postgres import PostgresServer
 from devstack.process import free_port
 from devstack.supervisor import STABLE_AFTER_S
 from pillarstream.envelope import from_archive_line
-from stream_processors.archive_store import open_store
 from stream_processors.archiver import read_object
 from tests.conftest import REPO
 from tests.harness import eventually, fixture_bytes, query, signed_headers
@@ -49,7 +49,7 @@ def up_command(tmp_path):
     env.update(PILLARSTREAM_DATA_DIR=str(data), PILLARSTREAM_TOPIC_PARTITIONS="2", PILLARSTREAM_LOG_FORMAT="json")
     ports = ["--port", str(free_port()), "--kafka-port", str(free_port()),
              "--controller-port", str(free_port()), "--postgres-port", str(free_port())]
-    cli = [sys.executable, "-m", "pillarstream"]
+    cli = [sys.executable, "-m", "launcher"]
 
     started: list[subprocess.Popen[bytes]] = []
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from receiver.publisher import ensure_topic
-from stream_processors.archive_store import open_store
+from adapters.archive_store import open_store
+from adapters.kafka_publisher import ensure_topic
 from tests.conftest import drop_database, new_database
 from tests.harness import eventually, fixture_bytes, query, warehouse_dump
 
@@ -33,7 +33,7 @@ def count(dsn: str) -> int:
 
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pillarstream", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "launcher", *args], env=env, capture_output=True, text=True,
                           timeout=120)
 
 

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
+from adapters.archive_store import open_store
 from pillarstream.envelope import from_archive_line
-from stream_processors.archive_store import open_store
 from tests.harness import eventually, fixture_bytes, query
 
 pytestmark = pytest.mark.e2e

@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 
+from adapters.kafka_publisher import ensure_topic
 from devstack.kafka import KafkaBroker
 from devstack.process import free_port, wait_until
 from devstack.stack import http_ok
-from receiver.publisher import ensure_topic
 from tests.conftest import REPO
 from tests.fake_github.fixtures import TOKEN
 from tests.harness import eventually, fixture_bytes, query
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 def webhook(env: dict[str, str], fake, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(env, PILLARSTREAM_GITHUB_TOKEN=TOKEN, PILLARSTREAM_GITHUB_API_URL=fake.url)
-    return subprocess.run([sys.executable, "-m", "pillarstream", "webhook", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "launcher", "webhook", *args], env=env, capture_output=True,
                           text=True, timeout=120)
 
 
@@ -142,7 +142,7 @@ def test_deliveries_failed_while_kafka_was_down_are_redelivered_once(pipeline, d
         query(db.admin_dsn, "DELETE FROM deliveries WHERE delivery_id = %s RETURNING 1", (guids[0],))
         port = free_port()
         env = dict(pipeline.env, PILLARSTREAM_GITHUB_TOKEN=TOKEN, PILLARSTREAM_GITHUB_API_URL=fake_github.url)
-        looping = subprocess.Popen([sys.executable, "-m", "pillarstream", "webhook", "redeliver", "--org", "acme",
+        looping = subprocess.Popen([sys.executable, "-m", "launcher", "webhook", "redeliver", "--org", "acme",
                                     "--since", "1h", "--every", "1s", "--metrics-port", str(port)], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

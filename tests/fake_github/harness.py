@@ -1,4 +1,4 @@
-"""Helpers for backfill integration tests: run ``python -m backfill`` against the fake, read what it
+"""Helpers for backfill integration tests: run ``python -m launcher.backfill`` against the fake, read what it
 published from Kafka, and load it into a warehouse database with the warehouse worker's own batch writer."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 
 import psycopg2
 
+from adapters.kafka_publisher import KafkaPublisher
 from devstack.process import Child
 from devstack.stack import child_env
 from pillarstream.envelope import Envelope, from_payload, from_record
-from receiver.publisher import KafkaPublisher
 from stream_processors.archiver import Consumed
 from stream_processors.warehouse import write_batch
 from tests.fake_github.server import FakeGitHub
@@ -35,7 +35,7 @@ def backfill_env(*, bootstrap: str, topic: str, dsn: str, archive_url: str, fake
 
 def start_backfill(env: dict[str, str], args: Sequence[str], log: Path) -> Child:
     # No rate cap: the fake has no secondary limit to respect, and tests should be quick.
-    return Child("backfill", [sys.executable, "-m", "backfill", "--progress", "lines", "--max-rate", "0",
+    return Child("backfill", [sys.executable, "-m", "launcher.backfill", "--progress", "lines", "--max-rate", "0",
                               *args],
                  log, env=env)
 
@@ -156,6 +156,7 @@ def backfill_in_process(fake: FakeGitHub, archive_root: Path, *, owner: str = "a
     """A whole backfill in this process (memory cursors, file archive): the baseline a test compares to.
     Pass the same ``cursors`` (a MemoryCursorStore) to several calls for a run and its re-runs, and a
     ``pool`` (TokenPool) for other credentials or to read the budget afterwards."""
+    from adapters.archive_store import FileStore
     from backfill.archive import PageArchive
     from backfill.cursors import MemoryCursorStore
     from backfill.github_api import GitHubApi, Stats
@@ -164,7 +165,6 @@ def backfill_in_process(fake: FakeGitHub, archive_root: Path, *, owner: str = "a
     from backfill.resources import select
     from backfill.runner import Options
     from backfill.runner import run_backfill as run
-    from stream_processors.archive_store import FileStore
 
     stats = Stats()
     pool = pool or TokenPool([fake.tokens[0]], reserve=0)

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from adapters.archive_store import GcsStore, open_store
 from pillarstream.envelope import Envelope, from_archive_line
 from stream_processors.archive_dedupe import DeliveryIndex
-from stream_processors.archive_store import GcsStore, open_store
 from stream_processors.archiver import Consumed, archive_batch, read_object
 
 pytestmark = pytest.mark.integration

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters.archive_store import open_store
+from adapters.kafka_publisher import KafkaPublisher
 from pillarstream.envelope import Envelope, from_archive_line, from_payload
-from receiver.publisher import KafkaPublisher
-from stream_processors.archive_store import open_store
 from stream_processors.archiver import read_object
 from tests.harness import eventually
 

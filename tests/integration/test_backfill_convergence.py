@@ -1,6 +1,6 @@
 """Convergence: one history received as webhooks, backfilled with GraphQL (the default) and backfilled
 through the REST API only builds the same metrics, and doing them all leaves the tables as webhooks alone
-do. Real Kafka, Postgres and the GCS emulator; the backfill runs as ``python -m backfill`` against the fake
+do. Real Kafka, Postgres and the GCS emulator; the backfill runs as ``python -m launcher.backfill`` against the fake
 GitHub serving the scenario's history."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from adapters.archive_store import open_store
 from backfill.archive import PREFIX
-from stream_processors.archive_store import open_store
 from tests.conftest import (
     new_topic,  # noqa: E402
 )

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PILLARSTREAM_")}
-    return subprocess.run([sys.executable, "-m", "pillarstream", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "launcher", *args], capture_output=True, text=True,
                           timeout=120, env={**clean, "PILLARSTREAM_WEBHOOK_SECRETS": "s", **env})
 
 

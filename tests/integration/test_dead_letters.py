@@ -16,14 +16,14 @@ import psycopg2
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from adapters.kafka_publisher import KafkaPublisher
+from adapters.postgres_errors import classify
 from devstack.process import free_port
 from pillarstream.config import PillarConfig
 from pillarstream.envelope import Envelope, to_record
-from receiver.publisher import KafkaPublisher
 from stream_processors.archiver import Consumed, RawRecord
 from stream_processors.group_writer import GroupWriter
 from stream_processors.isolation import write_isolating
-from stream_processors.postgres_errors import classify
 from stream_processors.warehouse import PostgresSink, PreparedBatch, prepare, prepare_raw
 from tests.harness import eventually, fixture_bytes, query
 from tests.hostile import enveloped, hostile_deliveries
@@ -140,7 +140,7 @@ def test_a_record_postgres_refuses_is_isolated_and_the_rest_of_the_batch_written
 # --- the worker -----------------------------------------------------------------------------------
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pillarstream", "deadletters", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "launcher", "deadletters", *args], env=env,
                           capture_output=True, text=True, timeout=120)
 
 

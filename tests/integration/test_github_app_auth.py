@@ -8,9 +8,9 @@ import time
 import pytest
 import requests
 
+from adapters.github_client import credentials, github_for
 from backfill.ratelimit import TokenPool
 from pillarstream.settings import load_settings
-from receiver.github_client import credentials, github_for
 from tests.fake_github.apps import new_private_key
 from tests.fake_github.harness import backfill_in_process
 from tests.fake_github.history import rest_state

@@ -19,7 +19,7 @@ UNREACHABLE = 69
 
 def run(args: list[str], env: dict[str, str]) -> tuple[int, str, float]:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "pillarstream", *args], env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "launcher", *args], env=env, capture_output=True, text=True,
                           timeout=120, check=False)
     return done.returncode, done.stderr + done.stdout, time.monotonic() - started
 

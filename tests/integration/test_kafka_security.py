@@ -24,13 +24,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from adapters.archive_store import FileStore, open_store
+from adapters.kafka_publisher import ensure_topic
 from devstack.kafka import KafkaBroker, SaslSslListener
 from devstack.process import free_port
 from pillarstream.envelope import from_payload, from_record
-from pillarstream.kafka_client import KafkaConnection
-from receiver.publisher import ensure_topic
+from pillarstream.kafka_connection import KafkaConnection
 from stream_processors.archive_dedupe import DeliveryIndex
-from stream_processors.archive_store import FileStore, open_store
 from stream_processors.archiver import Consumed, archive_batch
 from tests.fake_github.harness import backfill_env, drain, run_backfill
 from tests.fake_github.history import rest_state
@@ -86,7 +86,7 @@ def secure_topic(broker: KafkaBroker, pki: Pki) -> str:
 
 
 def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pillarstream", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "launcher", *args], env=env, capture_output=True, text=True,
                           timeout=timeout)
 
 

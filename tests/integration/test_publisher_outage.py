@@ -10,14 +10,14 @@ import uuid
 import pytest
 from kafka.producer.sender import Sender
 
-from bench.synthetic import envelopes
+from adapters.kafka_publisher import KafkaPublisher, ensure_topic
 from devstack.kafka import KafkaBroker
 from devstack.process import free_port
 from pillarstream.envelope import Envelope
 from pillarstream.errors import PublishError
-from receiver.publisher import KafkaPublisher, ensure_topic
 from tests.conftest import REPO
 from tests.harness import eventually
+from tests.synthetic import envelopes
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ import time
 import pytest
 import requests
 
+from adapters.kafka_publisher import ensure_topic
 from devstack.kafka import KafkaBroker
 from devstack.process import free_port
-from receiver.publisher import ensure_topic
 from tests.harness import Pipeline, fixture_bytes, pipeline_env, signed_headers
 
 pytestmark = pytest.mark.integration

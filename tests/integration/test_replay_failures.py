@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from adapters.archive_store import FileStore
 from devstack.process import free_port
 from pillarstream.envelope import from_payload
 from pillarstream.errors import EXIT_UNAVAILABLE
 from stream_processors.archive_dedupe import DeliveryIndex
-from stream_processors.archive_store import FileStore
 from stream_processors.archiver import Consumed, archive_batch
 from tests.harness import fixture_bytes
 
@@ -27,7 +27,7 @@ TODAY = datetime.now(UTC).date().isoformat()
 def replay(archive, bootstrap: str, processes: int) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PILLARSTREAM_")}
     env.update(PILLARSTREAM_ARCHIVE_URL=f"file://{archive}", PILLARSTREAM_KAFKA_BOOTSTRAP=bootstrap)
-    return subprocess.run([sys.executable, "-m", "pillarstream", "replay", "--from", TODAY, "--to", TODAY,
+    return subprocess.run([sys.executable, "-m", "launcher", "replay", "--from", TODAY, "--to", TODAY,
                            "--processes", str(processes)], env=env, capture_output=True, text=True, timeout=120)
 
 

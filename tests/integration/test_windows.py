@@ -17,8 +17,8 @@ from typing import Any
 import psycopg2
 import pytest
 
+from adapters.kafka_publisher import KafkaPublisher
 from pillarstream.envelope import from_payload
-from receiver.publisher import KafkaPublisher
 from stream_processors.migrations import MIGRATIONS_DIR, migrate
 from stream_processors.warehouse import prepare, write_prepared
 from stream_processors.windows import build_windows

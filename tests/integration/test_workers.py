@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from adapters.archive_store import open_store
+from adapters.kafka_publisher import KafkaPublisher
 from devstack.postgres import ADMIN, WRITER, PostgresServer
 from devstack.process import free_port
 from pillarstream.envelope import from_archive_line, from_payload
-from receiver.publisher import KafkaPublisher
-from stream_processors.archive_store import open_store
 from stream_processors.archiver import read_object
 from stream_processors.migrations import migrate
 from tests.conftest import REPO

@@ -1,6 +1,6 @@
 """What each pillarstream process needs, shared by the compose and Terraform checks.
 
-The subcommand names come from the package itself (``pillarstream.cli.SUBCOMMANDS``); the required
+The subcommand names come from the package itself (``launcher.cli.SUBCOMMANDS``); the required
 settings are the package's contract for each process. Keeping them in one table means compose and
 Terraform are held to the same rules.
 """
@@ -39,7 +39,7 @@ ACTIONS = {
 }
 
 def subcommands() -> tuple[str, ...]:
-    from pillarstream.cli import SUBCOMMANDS  # imported late: a missing name fails only the tests using it
+    from launcher.cli import SUBCOMMANDS  # imported late: a missing name fails only the tests using it
 
     return tuple(SUBCOMMANDS)
 

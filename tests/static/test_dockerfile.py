@@ -75,7 +75,7 @@ def test_entrypoint_is_the_console_script_and_cmd_a_subcommand() -> None:
     entrypoint = exec_form([rest for word, rest in body if word == "ENTRYPOINT"][-1])
     assert entrypoint[-1] == "pillarstream", entrypoint
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
-    assert scripts["pillarstream"] == "pillarstream.cli:main"
+    assert scripts["pillarstream"] == "launcher.cli:main"
     cmd = exec_form([rest for word, rest in body if word == "CMD"][-1])
     assert not command_problems(cmd, subcommands()), cmd
 

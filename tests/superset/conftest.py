@@ -20,9 +20,9 @@ import pytest
 
 from dashboards.bundle import Bundle
 from dashboards.client import SupersetClient
-from dashboards.local import SUPERSET_VENV, SupersetServer, ensure_installed
 from devstack.process import free_port
 from devstack.stack import LocalServices
+from devstack.superset import SUPERSET_VENV, SupersetServer, ensure_installed
 from pillarstream.envelope import from_payload
 from stream_processors.archiver import Consumed
 from stream_processors.warehouse import write_batch

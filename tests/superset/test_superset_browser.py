@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
+from adapters.kafka_publisher import ensure_topic
 from dashboards.bundle import Bundle
 from dashboards.client import SupersetClient
-from dashboards.local import SupersetServer
 from dashboards.render import Browser
 from devstack.stack import LocalServices
-from receiver.publisher import ensure_topic
+from devstack.superset import SupersetServer
 from tests.conftest import REPO, Database, drop_database
 from tests.harness import Pipeline, eventually, pipeline_env, query
 from tests.scenario import API, BOB, D3, ORG, Commit, History, PRStep, PullRequest, at, render

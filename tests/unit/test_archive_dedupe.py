@@ -5,10 +5,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from adapters.archive_store import FileStore
 from pillarstream.envelope import Envelope, from_archive_line
 from stream_processors import archive_dedupe
 from stream_processors.archive_dedupe import DeliveryIndex
-from stream_processors.archive_store import FileStore
 from stream_processors.archiver import Consumed, archive_batch, read_object
 
 pytestmark = pytest.mark.unit

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from adapters.archive_store import FileStore
 from pillarstream.envelope import Envelope, from_archive_line
 from stream_processors.archive_dedupe import DeliveryIndex
-from stream_processors.archive_store import FileStore
 from stream_processors.archiver import Consumed, covered_ranges, folder_for, read_object
 from stream_processors.archiver import archive_batch as archive_with
 

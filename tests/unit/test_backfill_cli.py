@@ -3,12 +3,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from adapters.github_client import credentials
 from backfill.cli import add_parser
 from backfill.resources import BY_NAME, RESOURCES, SELECTORS, select
 from backfill.runner import repo_matcher
 from pillarstream.errors import ConfigError
 from pillarstream.settings import load_settings
-from receiver.github_client import credentials
 
 pytestmark = pytest.mark.unit
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from adapters.archive_store import FileStore
 from backfill.archive import PageArchive, decode, encode, object_name
 from backfill.cursors import MemoryCursorStore
 from backfill.github_api import Page, Stats, request_url
@@ -14,7 +15,6 @@ from backfill.progress import Progress
 from backfill.ratelimit import TokenPool
 from backfill.sweep import RunContext, Sweep
 from pillarstream.envelope import Envelope
-from stream_processors.archive_store import FileStore
 
 pytestmark = pytest.mark.unit
 WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -6,14 +6,14 @@ import sys
 
 import pytest
 
-from pillarstream.cli import SUBCOMMANDS, build_parser
+from launcher.cli import SUBCOMMANDS, build_parser
 
 pytestmark = pytest.mark.unit
 
 
 def run(*args, **env):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PILLARSTREAM_")}
-    return subprocess.run([sys.executable, "-m", "pillarstream", *args], env={**clean, **env},
+    return subprocess.run([sys.executable, "-m", "launcher", *args], env={**clean, **env},
                           capture_output=True, text=True, timeout=60)
 
 
@@ -36,7 +36,7 @@ def test_every_process_of_the_design_is_a_subcommand():
     assert build_parser().parse_args(["worker", "archiver"]).role == "archiver"
 
 
-@pytest.mark.parametrize("module", ["receiver", "stream_processors"])
+@pytest.mark.parametrize("module", ["launcher", "launcher.receiver", "launcher.worker"])
 def test_packages_run_as_modules(module):
     answer = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60)
     assert answer.returncode == 0 and "usage:" in answer.stdout

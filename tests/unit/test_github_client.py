@@ -4,10 +4,10 @@ import pytest
 import requests
 from github import Auth
 
+from adapters.github_client import SharedInstallationAuth, call, credentials, make_github
 from devstack.process import free_port
 from pillarstream.errors import ConfigError, GitHubUnreachable
 from pillarstream.settings import load_settings
-from receiver.github_client import SharedInstallationAuth, call, credentials, make_github
 
 pytestmark = pytest.mark.unit
 

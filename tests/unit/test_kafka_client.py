@@ -16,8 +16,9 @@ from pathlib import Path
 import faust
 import pytest
 
+from adapters.kafka_client import GoogleKafkaToken, faust_credentials, kafka_python_options
 from pillarstream.errors import ConfigError
-from pillarstream.kafka_client import GoogleKafkaToken, KafkaConnection, faust_credentials, kafka_python_options
+from pillarstream.kafka_connection import KafkaConnection
 from pillarstream.settings import load_settings, unknown_variables
 from tests.tls import make_pki
 
@@ -157,7 +158,7 @@ def test_every_command_warns_about_unknown_variables_once():
     env = {k: v for k, v in os.environ.items() if not k.startswith("PILLARSTREAM_")}
     env |= {"PILLARSTREAM_KAFKA_SASL_MECHANSIM": "PLAIN", "PILLARSTREAM_DATA_DIR": str(Path("/nonexistent/x")),
             "PILLARSTREAM_LOG_FORMAT": "json"}
-    answer = subprocess.run([sys.executable, "-m", "pillarstream", "status"], env=env, capture_output=True,
+    answer = subprocess.run([sys.executable, "-m", "launcher", "status"], env=env, capture_output=True,
                             text=True, timeout=60)
     warnings = [json.loads(line) for line in answer.stderr.splitlines() if "unknown" in line]
     assert len(warnings) == 1 and warnings[0]["level"] == "warning"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stream_processors.archive_store import FileStore
+from adapters.archive_store import FileStore
 from stream_processors.replay import Selection, selected_objects
 
 pytestmark = pytest.mark.unit

@@ -23,6 +23,8 @@ Verdict = Literal["transient", "data", "fatal"]
 # intervention (admin shutdown, cannot connect now, query canceled), 58 system error (I/O).
 _TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 _DATA_CLASSES = frozenset({"22", "23", "54"})
+# A relation or schema that is not there: the database was not migrated (or not far enough).
+_NOT_MIGRATED = frozenset({"42P01", "3F000"})
 
 
 def classify(exc: psycopg2.Error) -> Verdict:
@@ -36,14 +38,18 @@ def classify(exc: psycopg2.Error) -> Verdict:
     return "fatal"
 
 
-def warehouse_error(exc: psycopg2.Error) -> WarehouseError:
-    """The project's error for ``exc``; ``retriable`` is true only for a transient failure."""
+def warehouse_error(exc: psycopg2.Error, label: str = "") -> WarehouseError:
+    """The project's error for ``exc``; ``retriable`` is true only for a transient failure. ``label`` names
+    what was being read or written, when that is not the warehouse itself (``backfill cursors``)."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    prefix = f"{label}: " if label else ""
     verdict = classify(exc)
     if verdict == "transient":
-        return WarehouseError(f"Postgres unavailable: {reason}")
+        return WarehouseError(f"{prefix}Postgres unavailable: {reason}")
     if verdict == "data":
-        return WarehouseDataError(f"Postgres refused a value: {reason}")
-    error = WarehouseError(f"Postgres refused the write ({exc.pgcode or type(exc).__name__}): {reason}")
+        return WarehouseDataError(f"{prefix}Postgres refused a value: {reason}")
+    hint = " (did `pillarstream migrate` run?)" if exc.pgcode in _NOT_MIGRATED else ""
+    error = WarehouseError(f"{prefix}Postgres refused the statement ({exc.pgcode or type(exc).__name__}): "
+                           f"{reason}{hint}")
     error.retriable = False
     return error

@@ -23,7 +23,7 @@ REPLAY_PROCESSES = min(4, (os.cpu_count() or 1) + 1)
 
 
 def _receiver(args: argparse.Namespace, settings: Settings) -> int:
-    from receiver.publisher import ensure_topic
+    from adapters.kafka_publisher import ensure_topic
     from receiver.server import ReceiverServer
 
     settings.secrets()  # fail at start-up, not on the first delivery
@@ -33,8 +33,8 @@ def _receiver(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.kafka_publisher import ensure_topic
     from pillarstream.config import load_pillar_config
-    from receiver.publisher import ensure_topic
     from stream_processors.app import run_worker
 
     if args.role == "warehouse":
@@ -79,8 +79,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
-    from receiver.publisher import KafkaPublisher, ensure_topic
-    from stream_processors.archive_store import open_store
+    from adapters.archive_store import open_store
+    from adapters.kafka_publisher import KafkaPublisher, ensure_topic
     from stream_processors.replay import Selection, replay, verify, warehouse_delivery_ids
 
     if args.to < args.from_:

@@ -16,12 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dashboards import REPO_ROOT
+from dashboards import REPO_ROOT, SUPERSET_VENV
 from dashboards.bundle import Bundle, DatabaseTarget
 from dashboards.client import SupersetClient
 from devstack.process import Child, wait_until
 
-SUPERSET_VENV = REPO_ROOT / ".local" / "tools" / "superset"
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "superset.sh"
 ADMIN_USER = "admin"
 ADMIN_SCRIPT = Path(__file__).resolve().parent / "superset_admin.py"
@@ -30,7 +29,7 @@ TEMPLATE_CACHE = REPO_ROOT / ".local" / "cache"
 # Read by Superset at start-up (SUPERSET_CONFIG_PATH). Secrets are read from files beside it, so this file
 # holds none. Kept small on purpose: everything not set here is Superset's default.
 _CONFIG = """\
-# Written by dashboards/local.py; changes are overwritten at the next start.
+# Written by devstack/superset.py; changes are overwritten at the next start.
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -240,7 +239,7 @@ class SupersetServer:
 
 
 def main() -> int:
-    """`python -m dashboards.local [PORT]`: a local Superset in the foreground (Ctrl-C stops it), showing the
+    """`python -m devstack.superset [PORT]`: a local Superset in the foreground (Ctrl-C stops it), showing the
     warehouse of PILLARSTREAM_READER_DATABASE_URL or of the running `make up` stack (.local/stack.json)."""
     import json
     import signal

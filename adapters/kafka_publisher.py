@@ -18,9 +18,10 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from adapters.kafka_client import connect_errors, kafka_python_options
 from pillarstream.envelope import Envelope, Record, to_record
 from pillarstream.errors import PublishError
-from pillarstream.kafka_client import KafkaConnection, connect_errors, connection, kafka_python_options
+from pillarstream.kafka_connection import KafkaConnection, connection
 from pillarstream.settings import Compression
 
 log = logging.getLogger(__name__)

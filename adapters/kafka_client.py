@@ -1,6 +1,6 @@
 """How every Kafka client connects: the one place that turns the security settings into client options.
 
-:class:`KafkaConnection` is plain data (picklable: ``replay`` hands it to the processes it spawns);
+:class:`~pillarstream.kafka_connection.KafkaConnection` (plain data, in the core) says where and how;
 :func:`kafka_python_options` gives the kafka-python keyword arguments (producers, admin and consumer
 clients) and :func:`faust_credentials` the ``broker_credentials`` of the Faust/aiokafka workers.
 
@@ -19,60 +19,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pillarstream.errors import ConfigError, PublishError
+from pillarstream.kafka_connection import KafkaConnection, connection
 
 if TYPE_CHECKING:
     from faust.types.auth import CredentialsT
 
-SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
-SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
-
 GOOGLE_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 TOKEN_MARGIN_S = 60.0  # a token this close to its expiry is refreshed before it is handed out
-
-
-@dataclass(frozen=True)
-class KafkaConnection:
-    """Where the brokers are and how to authenticate to them; secrets stay out of ``repr``."""
-
-    bootstrap: str
-    security_protocol: SecurityProtocol = "PLAINTEXT"
-    sasl_mechanism: SaslMechanism | None = None
-    sasl_username: str | None = None
-    sasl_password: str | None = field(default=None, repr=False)
-    ssl_cafile: str | None = None  # None: the system's trusted CAs
-    ssl_certfile: str | None = None  # client certificate (mutual TLS)
-    ssl_keyfile: str | None = None
-    ssl_key_password: str | None = field(default=None, repr=False)
-
-    @property
-    def servers(self) -> list[str]:
-        return [server.strip() for server in self.bootstrap.split(",") if server.strip()]
-
-    @property
-    def uses_tls(self) -> bool:
-        return self.security_protocol in ("SSL", "SASL_SSL")
-
-    @property
-    def uses_sasl(self) -> bool:
-        return self.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")
-
-    def describe(self) -> str:
-        """For error messages: where and how, never a secret."""
-        how: str = self.security_protocol
-        if self.uses_sasl:
-            who = f" as {self.sasl_username}" if self.sasl_username else ""
-            how += f" {self.sasl_mechanism}{who}"
-        return f"{self.bootstrap} ({how})"
-
-
-def connection(kafka: KafkaConnection | str) -> KafkaConnection:
-    """Accept a bare bootstrap string (PLAINTEXT, as the local stack and tests use) or a full connection."""
-    return kafka if isinstance(kafka, KafkaConnection) else KafkaConnection(kafka)
 
 
 def ssl_context(kafka: KafkaConnection) -> ssl.SSLContext:

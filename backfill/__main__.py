@@ -1,7 +1,0 @@
-"""``python -m backfill --org ORG …``: the same command as ``pillarstream backfill``."""
-
-import sys
-
-from pillarstream.cli import main
-
-sys.exit(main(["backfill", *sys.argv[1:]]))

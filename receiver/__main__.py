@@ -1,5 +1,0 @@
-import sys
-
-from pillarstream.cli import main
-
-sys.exit(main(["receiver", *sys.argv[1:]]))
