@@ -10,6 +10,7 @@ from typing import Any
 
 from pillarstream.normalise.context import Incoming, login
 from pillarstream.normalise.fields import (
+    array,
     checked_int,
     checked_text,
     flag,
@@ -95,7 +96,7 @@ def push(ev: Incoming) -> Facts:
     # repository.pushed_at is the time of this push (epoch seconds in push payloads); the head commit's
     # timestamp is only a fallback because it is when the commit was made, not when it landed.
     pushed_at = moment(body, "repository", "pushed_at") or moment(body, "head_commit", "timestamp") or ev.received_at
-    raw_commits = [c for c in body.get("commits") or [] if isinstance(c, dict)]
+    raw_commits = [c for c in array(body, "commits") if isinstance(c, dict)]
     head = obj(body, "head_commit")
     if head and all(c.get("id") != head.get("id") for c in raw_commits):
         raw_commits.append(head)  # the webhook lists at most 20 commits; the head is always there
@@ -105,7 +106,7 @@ def push(ev: Incoming) -> Facts:
         after_sha=text(body, "after") or "", org=ev.org, pushed_at=pushed_at, pusher_login=login(sender),
         pusher_is_bot=ev.is_bot(sender),
         to_default_branch=to_default, created=bool(flag(body, "created")), deleted=deleted,
-        forced=bool(flag(body, "forced")), commit_count=len(body.get("commits") or []),
+        forced=bool(flag(body, "forced")), commit_count=len(array(body, "commits")),
     ))
     if ref.startswith(_BRANCH_PREFIX) and not deleted:
         landed = pushed_at if to_default else None

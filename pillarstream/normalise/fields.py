@@ -39,6 +39,13 @@ def obj(value: Any, *path: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def array(value: Any, *path: str) -> list[Any]:
+    """The list at ``path`` (empty when absent or not a list), as :func:`obj` for objects."""
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, list) else []
+
+
 def text(value: Any, *path: str) -> str | None:
     for key in path:
         value = value.get(key) if isinstance(value, dict) else None
