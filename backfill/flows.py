@@ -356,7 +356,8 @@ def workflow_runs(ctx: RunContext, repo: Json) -> None:
 # --- deployments --------------------------------------------------------------------------------------
 
 def deployments(ctx: RunContext, repo: Json) -> None:
-    """Deployments changed since the mark (a new status moves ``updated_at``), each with its statuses."""
+    """Deployments changed since the mark (a new status moves ``updated_at``), each with its statuses: per
+    deployment from REST, or with GraphQL for a whole page of deployments in one query."""
     if not ctx.wants("deployments"):
         return
     owner, name = _names(repo)
@@ -370,6 +371,12 @@ def deployments(ctx: RunContext, repo: Json) -> None:
         if page.status == 304:
             sweep.stop_walk("list")
             break
+        recent = [d for d in items if floor is None or parse_time(d["created_at"]) >= floor]
+        changed = [d for d in recent if (mark is None or d["updated_at"] > mark) and _in_range(ctx, d["created_at"])]
+        if ctx.graphql:
+            from backfill.graphql_flows import deployment_statuses
+
+            statuses = deployment_statuses(ctx, sweep, changed)  # the whole page's: the same query on a resume
         for index in range(start, len(items)):
             dep = items[index]
             if floor is not None and parse_time(dep["created_at"]) < floor:
@@ -377,15 +384,16 @@ def deployments(ctx: RunContext, repo: Json) -> None:
                 break
             sweep.data["top"] = later(sweep.data.get("top"), dep.get("updated_at"))
             if (mark is None or dep["updated_at"] > mark) and _in_range(ctx, dep["created_at"]):
-                url = path("deployment_statuses", owner=owner, repo=name, id=dep["id"])
-                statuses, spage = sweep.fetch_all(url, _params("deployment_statuses"),
-                                                  resource="deployment_statuses",
-                                                  missing_ok=True)
-                found = [_env(ctx, "deployment", dep, page, repo)]
-                if spage is not None:
-                    found += [_env(ctx, "deployment_status", s, spage, repo, extra={"deployment": dep})
-                              for s in reversed(statuses)]
-                sweep.publish(found)
+                if ctx.graphql:
+                    found, spage = statuses.get(dep["id"], ([], None))
+                else:
+                    url = path("deployment_statuses", owner=owner, repo=name, id=dep["id"])
+                    listed, spage = sweep.fetch_all(url, _params("deployment_statuses"),
+                                                    resource="deployment_statuses", missing_ok=True)
+                    found = list(reversed(listed))  # listed newest first
+                sweep.publish([_env(ctx, "deployment", dep, page, repo)] +
+                              ([_env(ctx, "deployment_status", s, spage, repo, extra={"deployment": dep})
+                                for s in found] if spage is not None else []))
             sweep.item_done("list", index)
     sweep.finish({"updated_at": later(sweep.data.get("top"), mark)})
 

@@ -32,7 +32,7 @@ from backfill.flows import (
     check_envelopes,
     recheck_pending,
 )
-from backfill.github_api import GraphQLAnswer, GraphQLTooLarge
+from backfill.github_api import GraphQLAnswer, GraphQLTooLarge, Page
 from backfill.resources import path
 from backfill.sweep import RunContext, Sweep, later
 from backfill.timeline import announcements, transitions_by_number
@@ -234,4 +234,58 @@ def push_checks(ctx: RunContext, sweep: Sweep, repo: Json, heads: list[str], pen
         sweep.unit_done(checked=min(len(heads), first + CHECK_BATCH), pending=sorted(pending))
 
 
-__all__ = ["pull_requests", "push_checks"]
+def deployment_statuses(ctx: RunContext, sweep: Sweep, deployments: list[Json]
+                        ) -> dict[int, tuple[list[Json], Page | None]]:
+    """The statuses (oldest first) of a page of deployments in one ``nodes(ids:)`` query, and the answer they
+    came in, by deployment id. A deployment whose statuses overflow the query's first page or came back with
+    an error is completed with a query of its own; one that is gone (null, no error) has none, as REST's 404."""
+    wanted = [d for d in deployments if d.get("node_id")]
+    if not wanted:
+        return {}
+    answer = sweep.fetch_graphql("DeploymentStatuses", gq.DEPLOYMENT_STATUSES,
+                                 {"ids": [d["node_id"] for d in wanted]}, resource="deployment_statuses")
+    gone = {int(e["path"][1]) for e in answer.errors if e.get("type") == "NOT_FOUND"
+            and len(e.get("path") or []) == 2 and e["path"][0] == "nodes"}  # deleted since the list: as a 404
+    broken = {int(p[1]) for p in answer.missing() if len(p) > 1 and p[0] == "nodes" and isinstance(p[1], int)}
+    broken -= gone
+    nodes = answer.data.get("nodes") or []
+    found: dict[int, tuple[list[Json], Page | None]] = {}
+    for index, dep in enumerate(wanted):
+        node = nodes[index] if index < len(nodes) else None
+        connection = (node or {}).get("statuses") or {}
+        page: Page | None = answer.page
+        if index in broken or (node is not None and not connection):
+            raw, page = _statuses(sweep, dep["node_id"], None)
+        elif node is None:
+            raw, page = [], None
+        else:
+            raw = list(connection.get("nodes") or [])
+            info = connection.get("pageInfo") or {}
+            if info.get("hasNextPage"):
+                raw += _statuses(sweep, dep["node_id"], info.get("endCursor"))[0]
+        statuses = [gq.deployment_status(n) for n in raw if n]
+        found[dep["id"]] = (sorted(statuses, key=lambda s: s["created_at"]), page)
+    return found
+
+
+def _statuses(sweep: Sweep, node_id: str, after: str | None) -> tuple[list[Json], Page]:
+    """One deployment's statuses from ``after`` on, page by page (an overflow or a hole in the batch)."""
+    found: list[Json] = []
+    first: Page | None = None
+    while True:
+        answer = sweep.fetch_graphql("MoreStatuses", gq.MORE_STATUSES, {"id": node_id, "after": after},
+                                     resource="deployment_statuses")
+        first = first or answer.page
+        if answer.errors and all(e.get("type") == "NOT_FOUND" for e in answer.errors):
+            return found, first  # deleted since it was listed: as REST's 404
+        if answer.missing():
+            raise GitHubAPIError(f"GraphQL statuses of deployment {node_id}: incomplete answer", retriable=True)
+        statuses = (answer.data.get("node") or {}).get("statuses") or {}
+        found += statuses.get("nodes") or []
+        info = statuses.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            return found, first
+        after = info["endCursor"]
+
+
+__all__ = ["deployment_statuses", "pull_requests", "push_checks"]

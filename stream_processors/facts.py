@@ -56,7 +56,7 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("workflow_runs", r.WorkflowRun, ("run_id",), "versioned"),
     TableSpec("workflow_jobs", r.WorkflowJob, ("job_id",), "versioned"),
     TableSpec("deployments", r.Deployment, ("deployment_id",), "versioned"),
-    TableSpec("deployment_statuses", r.DeploymentStatus, ("status_id",), "greatest"),
+    TableSpec("deployment_statuses", r.DeploymentStatus, ("node_id",), "greatest"),
     TableSpec("issues", r.Issue, ("issue_id",), "versioned"),
     TableSpec("releases", r.Release, ("release_id",), "versioned"),
     TableSpec("ref_events", r.RefEvent, ("delivery_id",), "greatest"),
@@ -116,11 +116,16 @@ def merge_rows(spec: TableSpec, rows: Iterable[tuple[Any, ...]]) -> list[tuple[A
 
 
 def upserts(facts: Facts) -> list[Statement]:
-    """One upsert per non-empty table of ``facts``."""
+    """One upsert per non-empty table of ``facts`` (after its ``adopt_`` statement, where it has one)."""
     queries = named_queries("facts.sql")
-    tables = ((TABLES_BY_NAME[name], rows) for name, rows in facts.tables().items())
-    return [(queries[f"upsert_{spec.name}"], (json_rows(spec.columns, merge_rows(spec, rows)),))
-            for spec, rows in tables]
+    found: list[Statement] = []
+    for name, rows in facts.tables().items():
+        spec = TABLES_BY_NAME[name]
+        batch = json_rows(spec.columns, merge_rows(spec, rows))
+        if f"adopt_{name}" in queries:  # rows stored under an older key take their new one first (008)
+            found.append((queries[f"adopt_{name}"], (batch,)))
+        found.append((queries[f"upsert_{name}"], (batch,)))
+    return found
 
 
 def json_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

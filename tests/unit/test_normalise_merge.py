@@ -18,13 +18,14 @@ from pillarstream.normalise.version import is_derived, version
 from stream_processors.facts import TABLES, TABLES_BY_NAME, merge_rows, named_queries
 
 pytestmark = pytest.mark.unit
-MIGRATION = Path(__file__).resolve().parents[2] / "stream_processors" / "sql" / "migrations" / "002_facts.sql"
+# The migrated schema (every migration applied; kept current by tests/integration/test_warehouse.py).
+SCHEMA = Path(__file__).resolve().parents[2] / "stream_processors" / "sql" / "schema.sql"
 
 
 def migration_columns() -> dict[str, list[str]]:
-    text = MIGRATION.read_text()
+    text = SCHEMA.read_text()
     tables = {}
-    for name, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\n\);", text, re.S):
+    for name, body in re.findall(r"CREATE TABLE public\.(\w+) \((.*?)\n\);", text, re.S):
         tables[name] = [line.split()[0] for line in body.strip().splitlines()
                         if line.strip() and not line.strip().startswith(("PRIMARY KEY", "--"))]
     return tables
@@ -36,7 +37,7 @@ def test_every_fact_table_has_a_spec_a_table_and_an_upsert():
     assert [spec.name for spec in TABLES] == list(FACT_TABLES)
     for spec in TABLES:
         assert typing.get_type_hints(r.Facts)[spec.name] == list[spec.row]
-        assert columns[spec.name] == list(spec.columns), f"002_facts.sql vs {spec.row.__name__}"
+        assert columns[spec.name] == list(spec.columns), f"schema.sql vs {spec.row.__name__}"
         assert set(spec.key) <= set(spec.columns) and spec.least <= set(spec.columns)
         assert set(queries) >= {f"upsert_{spec.name}"}
 
