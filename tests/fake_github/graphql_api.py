@@ -84,7 +84,7 @@ class GraphQLFake:
     limit: int = 5000
     window_s: int = 3600
     timeout_nodes: int = 200_000  # a query asking for more nodes than this "takes over 10 s": 502
-    partial: list[str] = field(default_factory=list)  # fields (e.g. "reviews") to fail once each, next queries
+    partial: list[str] = field(default_factory=list)  # fields to fail once each, next queries (see handle)
     budgets: dict[str, Points] = field(default_factory=dict)
     log: list[tuple[int, int, int]] = field(default_factory=list)  # (status, cost, nodes) per query
     operations: Counter[str] = field(default_factory=Counter)  # answered queries per operation name
@@ -199,7 +199,12 @@ def handle(fake: FakeGitHub, req: Request) -> Answer:
             gql.log.append((502, 0, size.nodes))
             return Answer(502, {"data": None, "errors": [{"message": TIMEOUT_MESSAGE}]}, counted=False)
         points.remaining -= cost
-        fail = gql.partial.pop(0) if gql.partial else None
+        fail = None
+        if gql.partial:  # "field" fails in the next query, "Operation:field" in the next query of that name
+            operation_name, _, failing = gql.partial[0].rpartition(":")
+            if operation_name in ("", operation.name.value if operation.name else ""):
+                fail = failing
+                gql.partial.pop(0)
         context = {"fake": fake, "cost": cost, "points": points, "nodes": size.nodes, "fail": fail}
         gql.log.append((200, cost, size.nodes))
         gql.operations[operation.name.value if operation.name else ""] += 1
