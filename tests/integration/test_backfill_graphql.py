@@ -120,7 +120,8 @@ def test_deployment_statuses_past_the_page_or_with_an_error_are_asked_for_that_d
     with FakeGitHub(state) as fake:
         rest = backfill_in_process(fake, tmp_path / "rest", graphql=False)
     with FakeGitHub(state) as fake:
-        fake.graphql.partial = ["DeploymentStatuses:statuses"]  # the first deployment's statuses come back null, with an error
+        # the first deployment's statuses come back null, with an error
+        fake.graphql.partial = ["DeploymentStatuses:statuses"]
         got = backfill_in_process(fake, tmp_path / "graphql")
         operations = fake.graphql.operations
         rest_statuses = fake.requests(r"/statuses$")
