@@ -116,14 +116,14 @@ def merge_rows(spec: TableSpec, rows: Iterable[tuple[Any, ...]]) -> list[tuple[A
 
 
 def upserts(facts: Facts) -> list[Statement]:
-    """One upsert per non-empty table of ``facts`` (after its ``adopt_`` statement, where it has one)."""
-    queries = named_queries("facts.sql")
+    """One upsert per non-empty table of ``facts`` (after its ``adopt_`` statement in ``sql/adopt.sql``, where it has one)."""
+    queries, adopt = named_queries("facts.sql"), named_queries("adopt.sql")
     found: list[Statement] = []
     for name, rows in facts.tables().items():
         spec = TABLES_BY_NAME[name]
         batch = json_rows(spec.columns, merge_rows(spec, rows))
-        if f"adopt_{name}" in queries:  # rows stored under an older key take their new one first (008)
-            found.append((queries[f"adopt_{name}"], (batch,)))
+        if f"adopt_{name}" in adopt:  # rows stored under an older key take their new one first (008)
+            found.append((adopt[f"adopt_{name}"], (batch,)))
         found.append((queries[f"upsert_{name}"], (batch,)))
     return found
 

@@ -218,24 +218,6 @@ ON CONFLICT (deployment_id) DO UPDATE SET
     version = excluded.version
 WHERE excluded.version >= t.version;
 
--- name: adopt_deployment_statuses
--- Run before upsert_deployment_statuses: a row stored before migration 008 (a 'legacy:' placeholder node
--- id) takes the node id of a delivery of the same status, found by status id (webhooks, REST) or, for
--- GraphQL deliveries that have none, by deployment, time and state. Without it the status would be stored
--- twice.
-UPDATE deployment_statuses AS t SET node_id = x.node_id
-FROM (
-    SELECT DISTINCT ON (x.node_id) x.node_id, old.node_id AS legacy
-    FROM json_populate_recordset(NULL::deployment_statuses, %s) AS x
-    JOIN deployment_statuses AS old
-      ON old.node_id = 'legacy:' || lpad(x.status_id::text, 19, '0')
-      OR (x.status_id IS NULL AND old.node_id LIKE 'legacy:%%' AND old.deployment_id = x.deployment_id
-          AND old.created_at = x.created_at AND old.state = x.state)
-    WHERE NOT EXISTS (SELECT 1 FROM deployment_statuses AS n WHERE n.node_id = x.node_id)
-    ORDER BY x.node_id, old.node_id
-) AS x
-WHERE t.node_id = x.legacy;
-
 -- name: upsert_deployment_statuses
 INSERT INTO deployment_statuses AS t (status_id, deployment_id, repo_id, org, state, environment, is_production, sha, created_at, creator_login, creator_is_bot, node_id)
 SELECT status_id, deployment_id, repo_id, org, state, environment, is_production, sha, created_at, creator_login, creator_is_bot, node_id

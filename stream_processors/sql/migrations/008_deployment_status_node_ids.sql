@@ -6,7 +6,7 @@
 --
 -- Rows stored before this migration have no node id: they get a placeholder, 'legacy:' and the status id
 -- zero-padded (so placeholders sort as their status ids did, and metric tie-breaks stay as they were). The
--- writer's adopt_deployment_statuses (sql/facts.sql) swaps it for the real node id when the status arrives
+-- writer's adopt_deployment_statuses (sql/adopt.sql) swaps it for the real node id when the status arrives
 -- again: by status id from a webhook or REST, by deployment, time and state from GraphQL.
 ALTER TABLE deployment_statuses ADD COLUMN node_id text COLLATE "C";
 UPDATE deployment_statuses SET node_id = 'legacy:' || lpad(status_id::text, 19, '0');
