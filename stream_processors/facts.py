@@ -116,7 +116,8 @@ def merge_rows(spec: TableSpec, rows: Iterable[tuple[Any, ...]]) -> list[tuple[A
 
 
 def upserts(facts: Facts) -> list[Statement]:
-    """One upsert per non-empty table of ``facts`` (after its ``adopt_`` statement in ``sql/adopt.sql``, where it has one)."""
+    """One upsert per non-empty table of ``facts`` (after its ``adopt_`` statement in ``sql/adopt.sql``, where
+    it has one)."""
     queries, adopt = named_queries("facts.sql"), named_queries("adopt.sql")
     found: list[Statement] = []
     for name, rows in facts.tables().items():
