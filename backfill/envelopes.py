@@ -100,8 +100,10 @@ MAPPINGS: MappingProxyType[str, Mapping] = MappingProxyType({m.kind: m for m in 
     # GET /repos/{o}/{r}/deployments and …/deployments/{id}/statuses (a status carries its deployment).
     Mapping("deployment", "deployment", "deployment", _constant("created"), _get("id"), _get("updated_at"),
             _get("creator")),
-    Mapping("deployment_status", "deployment_status", "deployment_status", _constant("created"), _get("id"),
-            _get("created_at"), _get("creator")),
+    # A status is named by its node id: GraphQL, which the default path reads statuses with, has no
+    # database id for it, and the REST path must give the same delivery ids.
+    Mapping("deployment_status", "deployment_status", "deployment_status", _constant("created"),
+            _get("node_id"), _get("created_at"), _get("creator")),
     # GET /repos/{o}/{r}/issues (pull requests, which the endpoint lists too, are skipped by the runner).
     Mapping("issue", "issues", "issue", _constant("edited"), _get("id"), _get("updated_at"), _get("user")),
     # GET /orgs/{org}/members?role=admin|member: the item is the user; the payload wraps it in a membership.

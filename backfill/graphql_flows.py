@@ -21,20 +21,10 @@ import logging
 from typing import Any
 
 from backfill import graphql_queries as gq
-from backfill.flows import (
-    _env,
-    _in_range,
-    _mark,
-    _names,
-    _params,
-    _pending,
-    _server_time,
-    check_envelopes,
-    recheck_pending,
-)
-from backfill.github_api import GraphQLAnswer, GraphQLTooLarge
-from backfill.resources import path
-from backfill.sweep import RunContext, Sweep, later
+from backfill.declared import ResourceSweep, repository_flow
+from backfill.flows import _in_range, _pending, _server_time, check_envelopes, recheck_pending
+from backfill.github_api import GraphQLAnswer, GraphQLTooLarge, Page
+from backfill.sweep import Sweep, later
 from backfill.timeline import announcements, transitions_by_number
 from pillarstream.envelope import Envelope
 from pillarstream.errors import GitHubAPIError
@@ -47,13 +37,12 @@ CHECK_BATCH = 24  # commits per checks query: (1 + 24 x 6) / 100 rounds to 1 poi
 _ITEM_FIELDS = ("timelineItems", "commits")
 
 
-def pull_requests(ctx: RunContext, repo: Json) -> None:
-    if not ctx.wants("pulls"):
-        return
-    owner, name = _names(repo)
-    sweep = Sweep(ctx, repo["full_name"], "pulls")
-    mark = _mark(sweep, "updated_at", ctx)
-    events_mark = _mark(sweep, "events_at", ctx)
+@repository_flow("pulls")
+def pull_requests(sweep: ResourceSweep) -> Json:
+    ctx, repo = sweep.ctx, sweep.repository
+    owner, name = sweep.owner_login, sweep.repo_name
+    mark = sweep.mark()
+    events_mark = sweep.mark("events_at")
     pending = _pending(sweep)
     data = sweep.data
     most = ctx.graphql_page
@@ -62,8 +51,7 @@ def pull_requests(ctx: RunContext, repo: Json) -> None:
         # The REST list's first page, asked with the last run's ETag, says for free (a 304) that nothing
         # changed, and otherwise how many pull requests did: the first query asks for just those. (Not on a
         # first run, which reads everything anyway; the first re-run's probe then costs one request.)
-        probe = sweep.fetch(path("pulls", owner=owner, repo=name), _params("pulls"), resource="pulls",
-                            conditional=True)
+        probe = sweep.fetch(sweep.url(), sweep.params(), resource="pulls", conditional=True)
         assert probe is not None
         listed = probe.items() if probe.status == 200 else []
         changed = sum(1 for item in listed if mark is None or item["updated_at"] > mark)
@@ -100,8 +88,7 @@ def pull_requests(ctx: RunContext, repo: Json) -> None:
                 stopped = True
                 break
             if _in_range(ctx, node["updatedAt"]):
-                sweep.publish(_one(ctx, sweep, repo, node, answer, holes.get(index, set()), mark, events_mark,
-                                   pending))
+                sweep.publish(_one(sweep, node, answer, holes.get(index, set()), mark, events_mark, pending))
             sweep.item_done("graphql", index)
             sweep.unit_done(pending=sorted(pending))
         sweep.commit()
@@ -115,9 +102,9 @@ def pull_requests(ctx: RunContext, repo: Json) -> None:
             size, good = min(most, size * 2), 0
         data.update(page_size=size, good_pages=good)
         sweep.next_page()
-    recheck_pending(ctx, sweep, repo, pending)
-    sweep.finish({"updated_at": later(data.get("top"), mark), "events_at": data.get("listed_at") or events_mark,
-                  "pending_shas": sorted(pending)})
+    recheck_pending(sweep, pending)
+    return {"updated_at": later(data.get("top"), mark), "events_at": data.get("listed_at") or events_mark,
+            "pending_shas": sorted(pending)}
 
 
 def _page(sweep: Sweep, variables: Json) -> tuple[GraphQLAnswer, dict[int, set[str]]]:
@@ -148,15 +135,15 @@ def _page(sweep: Sweep, variables: Json) -> tuple[GraphQLAnswer, dict[int, set[s
                          retriable=True)
 
 
-def _one(ctx: RunContext, sweep: Sweep, repo: Json, node: Json, answer: GraphQLAnswer, holes: set[str],
-         mark: str | None, events_mark: str | None, pending: set[str]) -> list[Envelope]:
-    owner, name = _names(repo)
+def _one(sweep: ResourceSweep, node: Json, answer: GraphQLAnswer, holes: set[str], mark: str | None,
+         events_mark: str | None, pending: set[str]) -> list[Envelope]:
+    ctx = sweep.ctx
     page = answer.page
     detail = gq.pull_request(node)
     number = detail["number"]
     timeline = node.get("timelineItems") or {}
     if "timelineItems" in holes or (timeline.get("pageInfo") or {}).get("hasNextPage"):
-        raw = _timeline(sweep, owner, name, number)
+        raw = _timeline(sweep, number)
     else:
         raw = timeline.get("nodes") or []
     raw = [n for n in raw if n]
@@ -164,37 +151,35 @@ def _one(ctx: RunContext, sweep: Sweep, repo: Json, node: Json, answer: GraphQLA
               if e and (events_mark is None or e["created_at"] > events_mark)]
     transitions = transitions_by_number(events).get(number, [])
     opened = mark is None or detail["created_at"] > mark
-    found = [_env(ctx, "pull_request", a.pull_request, page, repo, action=a.action, sender=a.sender,
-                  id_suffix=f".{a.action}")
+    found = [sweep.envelope(a.pull_request, page, action=a.action, sender=a.sender, id_suffix=f".{a.action}")
              for a in announcements(detail, transitions, include_opened=opened)]
     if ctx.wants("reviews"):
         reviews = [gq.review(n) for n in raw if n.get("__typename") == "PullRequestReview"]
-        found += [_env(ctx, "review", r, page, repo, extra={"pull_request": detail}) for r in reviews
+        found += [sweep.envelope(r, page, "reviews", extra={"pull_request": detail}) for r in reviews
                   if r.get("state") != "PENDING" and r.get("submitted_at")]
     if ctx.wants("pr_commits"):  # archived for later use; no warehouse table reads them
-        sweep.fetch_all(path("pr_commits", owner=owner, repo=name, number=number), _params("pr_commits"),
-                        resource="pr_commits", missing_ok=True)
+        sweep.list_all("pr_commits", number=number)
     sha = detail["head"]["sha"]
-    if sha and ctx.wants("check_runs") and ctx.claim_sha(repo["full_name"], sha):
+    if sha and ctx.wants("check_runs") and ctx.claim_sha(sweep.repo, sha):
         head = gq.head_commit(node)
         runs, overflow = gq.check_runs(head)
         if "commits" in holes or overflow or not head or head.get("oid") != sha or ctx.wants("check_suites"):
-            found += check_envelopes(ctx, sweep, repo, sha, pending)  # REST, for this commit only
+            found += check_envelopes(sweep, sha, pending)  # REST, for this commit only
         else:
-            found += [_env(ctx, "check_run", run, page, repo) for run in runs]
+            found += [sweep.envelope(run, page, "check_runs") for run in runs]
             _note_pending(pending, sha, runs)
     return found
 
 
-def _timeline(sweep: Sweep, owner: str, name: str, number: int) -> list[Json]:
+def _timeline(sweep: ResourceSweep, number: int) -> list[Json]:
     """Every transition of one pull request, when the page's first 20 were not all (or came back null)."""
     found: list[Json] = []
     after: str | None = None
     while True:
-        answer = sweep.fetch_graphql("Timeline", gq.TIMELINE_QUERY, {"owner": owner, "name": name, "number": number,
-                                                               "after": after}, resource="pulls", unit=True)
+        variables = {"owner": sweep.owner_login, "name": sweep.repo_name, "number": number, "after": after}
+        answer = sweep.fetch_graphql("Timeline", gq.TIMELINE_QUERY, variables, resource="pulls", unit=True)
         if answer.missing():
-            raise GitHubAPIError(f"GraphQL Timeline of {owner}/{name}#{number}: incomplete answer", retriable=True)
+            raise GitHubAPIError(f"GraphQL Timeline of {sweep.repo}#{number}: incomplete answer", retriable=True)
         items = ((answer.data.get("repository") or {}).get("pullRequest") or {}).get("timelineItems") or {}
         found += items.get("nodes") or []
         if not (items.get("pageInfo") or {}).get("hasNextPage"):
@@ -210,14 +195,14 @@ def _note_pending(pending: set[str], sha: str, runs: list[Json]) -> None:
         pending.discard(sha)
 
 
-def push_checks(ctx: RunContext, sweep: Sweep, repo: Json, heads: list[str], pending: set[str]) -> None:
+def push_checks(sweep: ResourceSweep, heads: list[str], pending: set[str]) -> None:
     """Check runs of default-branch push heads, ``CHECK_BATCH`` commits per query (resumable by batch)."""
-    owner, name = _names(repo)
     start = int(sweep.data.get("checked", 0))
     for first in range(start, len(heads), CHECK_BATCH):
-        batch = [sha for sha in heads[first:first + CHECK_BATCH] if ctx.claim_sha(repo["full_name"], sha)]
+        batch = [sha for sha in heads[first:first + CHECK_BATCH] if sweep.ctx.claim_sha(sweep.repo, sha)]
         if batch:
-            variables: Json = {"owner": owner, "name": name, **{f"s{i}": sha for i, sha in enumerate(batch)}}
+            variables: Json = {"owner": sweep.owner_login, "name": sweep.repo_name,
+                               **{f"s{i}": sha for i, sha in enumerate(batch)}}
             answer = sweep.fetch_graphql(f"Checks{len(batch)}", gq.checks_by_commit(len(batch)), variables,
                                          resource="push_checks", unit=True)
             repository = answer.data.get("repository") or {}
@@ -226,12 +211,66 @@ def push_checks(ctx: RunContext, sweep: Sweep, repo: Json, heads: list[str], pen
             for i, sha in enumerate(batch):
                 runs, overflow = gq.check_runs(repository.get(f"c{i}"))
                 if i in broken or overflow:
-                    found += check_envelopes(ctx, sweep, repo, sha, pending, resource="push_checks")
+                    found += check_envelopes(sweep, sha, pending, resource="push_checks")
                 else:
-                    found += [_env(ctx, "check_run", run, answer.page, repo) for run in runs]
+                    found += [sweep.envelope(run, answer.page, "push_checks") for run in runs]
                     _note_pending(pending, sha, runs)
             sweep.publish(found)
         sweep.unit_done(checked=min(len(heads), first + CHECK_BATCH), pending=sorted(pending))
 
 
-__all__ = ["pull_requests", "push_checks"]
+def deployment_statuses(sweep: Sweep, deployments: list[Json]
+                        ) -> dict[int, tuple[list[Json], Page | None]]:
+    """The statuses (oldest first) of a page of deployments in one ``nodes(ids:)`` query, and the answer they
+    came in, by deployment id. A deployment whose statuses overflow the query's first page or came back with
+    an error is completed with a query of its own; one that is gone (null, no error) has none, as REST's 404."""
+    wanted = [d for d in deployments if d.get("node_id")]
+    if not wanted:
+        return {}
+    answer = sweep.fetch_graphql("DeploymentStatuses", gq.DEPLOYMENT_STATUSES,
+                                 {"ids": [d["node_id"] for d in wanted]}, resource="deployment_statuses")
+    gone = {int(e["path"][1]) for e in answer.errors if e.get("type") == "NOT_FOUND"
+            and len(e.get("path") or []) == 2 and e["path"][0] == "nodes"}  # deleted since the list: as a 404
+    broken = {int(p[1]) for p in answer.missing() if len(p) > 1 and p[0] == "nodes" and isinstance(p[1], int)}
+    broken -= gone
+    nodes = answer.data.get("nodes") or []
+    found: dict[int, tuple[list[Json], Page | None]] = {}
+    for index, dep in enumerate(wanted):
+        node = nodes[index] if index < len(nodes) else None
+        connection = (node or {}).get("statuses") or {}
+        page: Page | None = answer.page
+        if index in broken or (node is not None and not connection):
+            raw, page = _statuses(sweep, dep["node_id"], None)
+        elif node is None:
+            raw, page = [], None
+        else:
+            raw = list(connection.get("nodes") or [])
+            info = connection.get("pageInfo") or {}
+            if info.get("hasNextPage"):
+                raw += _statuses(sweep, dep["node_id"], info.get("endCursor"))[0]
+        statuses = [gq.deployment_status(n) for n in raw if n]
+        found[dep["id"]] = (sorted(statuses, key=lambda s: s["created_at"]), page)
+    return found
+
+
+def _statuses(sweep: Sweep, node_id: str, after: str | None) -> tuple[list[Json], Page]:
+    """One deployment's statuses from ``after`` on, page by page (an overflow or a hole in the batch)."""
+    found: list[Json] = []
+    first: Page | None = None
+    while True:
+        answer = sweep.fetch_graphql("MoreStatuses", gq.MORE_STATUSES, {"id": node_id, "after": after},
+                                     resource="deployment_statuses")
+        first = first or answer.page
+        if answer.errors and all(e.get("type") == "NOT_FOUND" for e in answer.errors):
+            return found, first  # deleted since it was listed: as REST's 404
+        if answer.missing():
+            raise GitHubAPIError(f"GraphQL statuses of deployment {node_id}: incomplete answer", retriable=True)
+        statuses = (answer.data.get("node") or {}).get("statuses") or {}
+        found += statuses.get("nodes") or []
+        info = statuses.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            return found, first
+        after = info["endCursor"]
+
+
+__all__ = ["deployment_statuses", "pull_requests", "push_checks"]

@@ -7,6 +7,8 @@ needs the failed run beside the later success). GitHub charges ``(1 + 8 × page)
 (one connection for the page, then per pull request its commits, the head's suites, a runs connection per
 suite (5) and the timeline): 8 points for 100 pull requests. Reviews come in the timeline (as
 ``PullRequestReview`` items) rather than a ``reviews`` connection of their own, which would cost one more.
+Deployment statuses come for a whole REST page of deployments in one ``nodes(ids:)`` query: one point
+instead of one request per deployment.
 
 Webhooks carry GitHub's database ids, so nodes are read with ``databaseId``; states and conclusions are
 lower-cased as REST has them; a bot's login gets REST's ``[bot]`` suffix back. The converted objects carry
@@ -87,6 +89,26 @@ query Timeline($owner: String!, $name: String!, $number: Int!, $after: String) {
 }}"""
 
 
+STATUSES = 20  # statuses per deployment in the batch query (a deployment has a handful)
+_STATUS_NODES = f"""
+pageInfo {{ hasNextPage endCursor }}
+nodes {{ id state description environment environmentUrl logUrl createdAt updatedAt creator {{ {_ACTOR} }} }}"""
+DEPLOYMENT_STATUSES = f"""
+query DeploymentStatuses($ids: [ID!]!) {{
+  rateLimit {{ cost remaining resetAt limit }}
+  nodes(ids: $ids) {{
+    ... on Deployment {{ id statuses(first: {STATUSES}) {{ {_STATUS_NODES} }} }}
+  }}
+}}"""
+MORE_STATUSES = f"""
+query MoreStatuses($id: ID!, $after: String) {{
+  rateLimit {{ cost remaining resetAt limit }}
+  node(id: $id) {{
+    ... on Deployment {{ id statuses(first: 100, after: $after) {{ {_STATUS_NODES} }} }}
+  }}
+}}"""
+
+
 def checks_by_commit(count: int) -> str:
     """Check suites and runs of ``count`` commits in one query (aliases c0, c1 ...; variables $s0 ...)."""
     params = ", ".join(f"$s{i}: GitObjectID!" for i in range(count))
@@ -152,6 +174,15 @@ def issue_event(node: Json, number: int) -> Json | None:
         return None
     return {"event": kind, "created_at": node["createdAt"], "actor": user(node.get("actor")),
             "issue": {"number": number, "pull_request": {}}}
+
+
+def deployment_status(node: Json) -> Json:
+    """A status node as ``GET /deployments/{id}/statuses`` lists it, without ``id`` (GraphQL has no database
+    id for a status): the warehouse keys statuses by ``node_id``, which every source carries."""
+    return {"node_id": node["id"], "state": _lower(node.get("state")), "description": node.get("description"),
+            "environment": node.get("environment"), "environment_url": node.get("environmentUrl"),
+            "log_url": node.get("logUrl"), "created_at": node["createdAt"], "updated_at": node.get("updatedAt"),
+            "creator": user(node.get("creator"))}
 
 
 def check_runs(commit: Json | None) -> tuple[list[Json], bool]:

@@ -48,6 +48,7 @@ def _count(page: Page) -> int:
     return len(data) if isinstance(data, list) else 0
 
 
+_GRAPHQL_PATH = "GraphQL for pull requests, checks and deployment statuses"
 PAGE_POINTS = 8  # GraphQL points of a page of 100 pull requests (backfill/graphql_queries.py)
 PUSH_HEADS_PER_PR = CHECK_SHAS_PER_PR - 1  # default-branch push heads: their checks in batches of 24 a point
 
@@ -81,7 +82,10 @@ def estimate(size: RepoSize, resources: frozenset[str], graphql: bool = True) ->
         cost["workflow_runs"] = max(1, math.ceil(size.workflow_runs / 100))
     if "deployments" in resources:
         cost["deployments"] = max(1, math.ceil(size.deployments / 100))
-        cost["deployment_statuses"] = size.deployments
+        if graphql:  # one nodes(ids:) query per page of deployments, a point for up to 100 of them
+            cost["deployment_statuses (points)"] = math.ceil(size.deployments / 100)
+        else:
+            cost["deployment_statuses"] = size.deployments
     if "issues" in resources:
         cost["issues"] = max(1, math.ceil(prs * ISSUES_PER_PR / 100))
     return cost
@@ -130,7 +134,7 @@ def dry_run(options: Options, api: GitHubApi, cursors: CursorStore) -> str:
               "cursor cost only what changed):"]
     lines += [f"  {name:<22} {value:>10,.0f}" for name, value in sorted(total.items())]
     lines += [f"  {'total':<22} {grand:>10,.0f}" + (f"  ({grand / prs:.2f} per pull request)" if prs else ""),
-              f"  path: {'GraphQL for pull requests and checks' if options.graphql else 'REST only'}",
+              f"  path: {_GRAPHQL_PATH if options.graphql else 'REST only'}",
               f"  assumptions per pull request: {EVENTS_PER_PR} issue events, {PUSHES_PER_PR} pushes, "
               f"{COMMITS_PER_PR} commits, {CHECK_SHAS_PER_PR} SHAs with checks",
               f"  this plan cost {api.stats.counted} requests; budget left {api.pool.remaining()}"]

@@ -25,6 +25,7 @@ from adapters.kafka_publisher import Publisher
 from backfill.archive import PageArchive, object_name
 from backfill.cursors import Cursor, CursorStore
 from backfill.github_api import GitHubApi, GraphQLAnswer, Page, request_url
+from backfill.resources import BY_NAME
 from pillarstream.envelope import Envelope
 from pillarstream.errors import ArchiveError, GitHubAPIError, PillarstreamError
 
@@ -210,9 +211,10 @@ class Sweep:
         self._forget("page")
         self.save()
 
-    def fetch_all(self, url: str, params: Json | None = None, *, resource: str, items_key: str | None = None,
+    def fetch_all(self, url: str, params: Json | None = None, *, resource: str,
                   missing_ok: bool = False) -> tuple[list[Json], Page | None]:
         """Every item of a small fan-out list (reviews, statuses, check runs of one SHA), page by page."""
+        items_key = _items_key(resource)
         items: list[Json] = []
         first: Page | None = None
         next_url: str | None = request_url(url, params)
@@ -246,14 +248,14 @@ class Sweep:
     # --- walking a list ------------------------------------------------------------------------------
 
     def walk(self, phase: str, url: str, params: Json | None, *, resource: str,
-             conditional: str | None = None, items_key: str | None = None,
-             missing_ok: bool = False) -> Iterator[tuple[Page, list[Json], int]]:
+             conditional: str | None = None, missing_ok: bool = False) -> Iterator[tuple[Page, list[Json], int]]:
         """The pages of a list from where this sweep got to, with the index to resume at within each.
 
         ``conditional``: "first" sends the ETag for the first page only (lists sorted so that any change
-        shows on it), "all" for every page (snapshots). The caller calls :meth:`item_done` after each item
-        it published and :meth:`stop_walk` to end early.
+        shows on it), "all" for every page (snapshots). Items are read where ``resource`` declares them. The
+        caller calls :meth:`item_done` after each item it published and :meth:`stop_walk` to end early.
         """
+        items_key = _items_key(resource)
         walks = self.state["walks"]
         position = walks.setdefault(phase, {"next": request_url(url, params), "index": 0, "done": False,
                                             "first": True})
@@ -332,6 +334,12 @@ class Sweep:
         self.cursor.state = {}
         self.save()
         self.ctx.progress.resource_done()
+
+
+def _items_key(resource: str) -> str | None:
+    """Where a listing of ``resource`` keeps its items in an object answer (backfill/resources.py)."""
+    declared = BY_NAME.get(resource)
+    return declared.items_key if declared else None
 
 
 def _items(page: Page) -> list[Any]:

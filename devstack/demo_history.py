@@ -143,7 +143,8 @@ class _History:
         for attempt, state in enumerate(["failure", "success"] if ago % 4 == 0 else ["success"]):
             at = deployed + timedelta(minutes=10 * attempt)
             status = copy.deepcopy(self.t["deployment_status"]["deployment_status"])
-            status.update(id=400000 + repo_id % 1000 * 10000 + ago * 10 + attempt, state=state,
+            status_id = 400000 + repo_id % 1000 * 10000 + ago * 10 + attempt
+            status.update(id=status_id, node_id=f"demo-status-{status_id}", state=state,
                           environment="production", creator=self.user(author), created_at=_time(at),
                           updated_at=_time(at))
             self.add(at, "deployment_status", "deployment_status", repo, author, action="created",

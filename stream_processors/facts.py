@@ -72,7 +72,7 @@ FACT_TABLES: tuple[FactTable, ...] = (
     FactTable("workflow_runs", r.WorkflowRun, ("run_id",), "versioned"),
     FactTable("workflow_jobs", r.WorkflowJob, ("job_id",), "versioned"),
     FactTable("deployments", r.Deployment, ("deployment_id",), "versioned"),
-    FactTable("deployment_statuses", r.DeploymentStatus, ("status_id",), "greatest"),
+    FactTable("deployment_statuses", r.DeploymentStatus, ("node_id",), "greatest"),
     FactTable("issues", r.Issue, ("issue_id",), "versioned"),
     FactTable("releases", r.Release, ("release_id",), "versioned"),
     FactTable("ref_events", r.RefEvent, ("delivery_id",), "greatest"),
@@ -159,9 +159,17 @@ def merge_rows(spec: FactTable, rows: Iterable[tuple[Any, ...]]) -> list[tuple[A
 
 
 def upserts(facts: Facts) -> list[Statement]:
-    """One upsert per non-empty table of ``facts``."""
-    tables = ((FACT_TABLES_BY_NAME[name], rows) for name, rows in facts.tables().items())
-    return [(upsert_sql(table), (json_rows(table.columns, merge_rows(table, rows)),)) for table, rows in tables]
+    """One upsert per non-empty table of ``facts`` (after its ``adopt_`` statement in ``sql/adopt.sql``, where
+    it has one)."""
+    adopt = named_queries("adopt.sql")
+    found: list[Statement] = []
+    for name, rows in facts.tables().items():
+        table = FACT_TABLES_BY_NAME[name]
+        batch = json_rows(table.columns, merge_rows(table, rows))
+        if f"adopt_{name}" in adopt:  # rows stored under an older key take their new one first (008)
+            found.append((adopt[f"adopt_{name}"], (batch,)))
+        found.append((upsert_sql(table), (batch,)))
+    return found
 
 
 def json_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

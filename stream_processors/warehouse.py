@@ -225,7 +225,7 @@ def write_batch(cur: psycopg2.extensions.cursor, records: Sequence[Consumed],
 def write_facts_and_buckets(cur: Any, batches: Sequence[PreparedBatch], *, backlog: bool = False) -> None:
     queries = named_queries("buckets.sql")
     touch = {key: [value for batch in batches for value in batch.touch[key]] for key in batches[0].touch}
-    lead_time = bool(touch["commit_repos"] or touch["status_ids"])
+    lead_time = bool(touch["commit_repos"] or touch["status_node_ids"])
     touched = _fetch_buckets(cur, queries["touched_days"], touch)  # days rows may leave
     if lead_time:  # deployments that shipped the changed commits before
         touched |= _fetch_buckets(cur, queries["touched_lead_time_days"], touch)
@@ -265,7 +265,7 @@ def _touch_params(facts: Facts) -> dict[str, list[Any]]:
         "check_run_ids": [row.check_run_id for row in facts.check_runs],
         "run_ids": [row.run_id for row in facts.workflow_runs],
         "issue_ids": [row.issue_id for row in facts.issues],
-        "status_ids": [row.status_id for row in facts.deployment_statuses],
+        "status_node_ids": [row.node_id for row in facts.deployment_statuses],
     }
 
 

@@ -43,6 +43,8 @@ def synthetic(count: int, repos: int = 20, start: datetime | None = None) -> Ite
         if isinstance(item, dict):
             if "id" in item:
                 item["id"] = 10_000_000 + i
+            if "node_id" in item:  # deployment statuses are keyed by it
+                item["node_id"] = f"N_{10_000_000 + i}"
             if "number" in item:
                 item["number"] = i + 1
             for key in ("updated_at", "created_at", "submitted_at", "completed_at", "timestamp"):

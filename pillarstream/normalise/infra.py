@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from pillarstream.normalise.context import Incoming, login
-from pillarstream.normalise.fields import labels, moment, obj, required_int, required_moment, text
+from pillarstream.normalise.fields import (
+    integer,
+    labels,
+    moment,
+    obj,
+    required_int,
+    required_moment,
+    required_text,
+    text,
+)
 from pillarstream.normalise.rows import Deployment, DeploymentStatus, Facts, Issue
 from pillarstream.normalise.version import stamp
 
@@ -35,11 +44,11 @@ def deployment_status(ev: Incoming) -> Facts:
     # The status names its environment (it may differ from the deployment's original one).
     environment = text(status, "environment") or text(dep, "environment")
     row = DeploymentStatus(
-        status_id=required_int(status, "id"), deployment_id=required_int(dep, "id"), repo_id=ev.repo_id,
+        status_id=integer(status, "id"), deployment_id=required_int(dep, "id"), repo_id=ev.repo_id,
         org=ev.org, state=(text(status, "state") or "unknown").lower(), environment=environment,
         is_production=ev.config.is_production(environment), sha=text(dep, "sha"),
         created_at=required_moment(status, "created_at"), creator_login=login(creator),
-        creator_is_bot=ev.is_bot(creator),
+        creator_is_bot=ev.is_bot(creator), node_id=required_text(status, "node_id"),
     )
     return Facts(deployment_statuses=[row], deployments=[_deployment_row(ev, dep)])
 

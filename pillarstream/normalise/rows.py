@@ -206,7 +206,7 @@ class Deployment(NamedTuple):
 
 
 class DeploymentStatus(NamedTuple):
-    status_id: int
+    status_id: int | None  # GitHub's database id; GraphQL has none (the backfill reads statuses with it)
     deployment_id: int
     repo_id: int
     org: str | None
@@ -217,6 +217,7 @@ class DeploymentStatus(NamedTuple):
     created_at: datetime
     creator_login: str | None
     creator_is_bot: bool
+    node_id: str  # the key: webhooks, REST and GraphQL all carry it
 
 
 class Issue(NamedTuple):

@@ -68,29 +68,29 @@ shipping AS (
         JOIN deployment_statuses s ON s.repo_id = x.repo_id AND s.sha = x.sha
         WHERE x.repo_id = c.repo_id AND x.first_default_push_at >= c.landed
           AND s.state = 'success' AND s.is_production
-        ORDER BY s.created_at, s.status_id
+        ORDER BY s.created_at, s.node_id
         LIMIT 1
     ) AS f
 ),
 moved AS (
-    SELECT s.repo_id, s.status_id, s.created_at, x.first_default_push_at AS head_landed
+    SELECT s.repo_id, s.node_id, s.created_at, x.first_default_push_at AS head_landed
     FROM deployment_statuses s
     LEFT JOIN commits x ON x.repo_id = s.repo_id AND x.sha = s.sha
     WHERE s.state = 'success' AND s.is_production
-      AND (s.status_id = ANY (%(status_ids)s::bigint[])
+      AND (s.node_id = ANY (%(status_node_ids)s::text[])
            OR (s.repo_id, s.sha) IN (SELECT repo_id, sha FROM changed_commits))
 ),
 bounded AS (
-    SELECT m.*, e.created_at AS end_at, e.status_id AS end_id
+    SELECT m.*, e.created_at AS end_at, e.node_id AS end_id
     FROM moved m
     LEFT JOIN LATERAL (
-        SELECT s.created_at, s.status_id
+        SELECT s.created_at, s.node_id
         FROM deployment_statuses s
         JOIN commits x ON x.repo_id = s.repo_id AND x.sha = s.sha
         WHERE s.repo_id = m.repo_id AND s.created_at >= m.created_at
-          AND (s.created_at, s.status_id) > (m.created_at, m.status_id)
+          AND (s.created_at, s.node_id) > (m.created_at, m.node_id)
           AND s.state = 'success' AND s.is_production AND x.first_default_push_at >= m.head_landed
-        ORDER BY s.created_at, s.status_id
+        ORDER BY s.created_at, s.node_id
         LIMIT 1
     ) AS e ON m.head_landed IS NOT NULL
 ),
@@ -102,9 +102,9 @@ days (at, repo_id) AS (
     SELECT s.created_at, s.repo_id
     FROM bounded m
     JOIN deployment_statuses s ON s.repo_id = m.repo_id AND s.created_at >= m.created_at
-                              AND (s.created_at, s.status_id) > (m.created_at, m.status_id)
+                              AND (s.created_at, s.node_id) > (m.created_at, m.node_id)
                               AND (m.end_at IS NULL OR s.created_at <= m.end_at)
-                              AND (m.end_at IS NULL OR (s.created_at, s.status_id) <= (m.end_at, m.end_id))
+                              AND (m.end_at IS NULL OR (s.created_at, s.node_id) <= (m.end_at, m.end_id))
     WHERE m.head_landed IS NOT NULL AND s.state = 'success' AND s.is_production
 )
 SELECT DISTINCT (at AT TIME ZONE 'UTC')::date AS day, repo_id
@@ -228,7 +228,7 @@ deploys AS MATERIALIZED (
     -- Later deployments cannot change an earlier one's share, so nothing after the last touched day is read.
     SELECT d.* FROM (
         SELECT s.org, s.repo_id, s.created_at, x.first_default_push_at AS head_landed,
-               max(x.first_default_push_at) OVER (PARTITION BY s.repo_id ORDER BY s.created_at, s.status_id
+               max(x.first_default_push_at) OVER (PARTITION BY s.repo_id ORDER BY s.created_at, s.node_id
                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
                    AS shipped_before
         FROM span

@@ -83,7 +83,7 @@ CREATE TABLE public.deliveries (
     recorded_at timestamp with time zone NOT NULL
 );
 CREATE TABLE public.deployment_statuses (
-    status_id bigint NOT NULL,
+    status_id bigint,
     deployment_id bigint NOT NULL,
     repo_id bigint NOT NULL,
     org text,
@@ -93,7 +93,8 @@ CREATE TABLE public.deployment_statuses (
     sha text,
     created_at timestamp with time zone NOT NULL,
     creator_login text,
-    creator_is_bot boolean NOT NULL
+    creator_is_bot boolean NOT NULL,
+    node_id text COLLATE "C" NOT NULL
 );
 CREATE TABLE public.deployments (
     deployment_id bigint NOT NULL,
@@ -656,7 +657,7 @@ CREATE INDEX deliveries_event ON public.deliveries USING btree (event, received_
 CREATE UNIQUE INDEX deliveries_pkey ON public.deliveries USING btree (delivery_id);
 CREATE INDEX deliveries_received_at ON public.deliveries USING btree (received_at);
 CREATE INDEX deployment_statuses_deployment ON public.deployment_statuses USING btree (deployment_id);
-CREATE UNIQUE INDEX deployment_statuses_pkey ON public.deployment_statuses USING btree (status_id);
+CREATE UNIQUE INDEX deployment_statuses_pkey ON public.deployment_statuses USING btree (node_id);
 CREATE INDEX deployment_statuses_sha ON public.deployment_statuses USING btree (repo_id, sha);
 CREATE INDEX deployment_statuses_time ON public.deployment_statuses USING btree (repo_id, created_at);
 CREATE UNIQUE INDEX deployments_pkey ON public.deployments USING btree (deployment_id);

@@ -84,7 +84,7 @@ class GraphQLFake:
     limit: int = 5000
     window_s: int = 3600
     timeout_nodes: int = 200_000  # a query asking for more nodes than this "takes over 10 s": 502
-    partial: list[str] = field(default_factory=list)  # fields (e.g. "reviews") to fail once each, next queries
+    partial: list[str] = field(default_factory=list)  # fields to fail once each, next queries (see handle)
     budgets: dict[str, Points] = field(default_factory=dict)
     log: list[tuple[int, int, int]] = field(default_factory=list)  # (status, cost, nodes) per query
     operations: Counter[str] = field(default_factory=Counter)  # answered queries per operation name
@@ -126,6 +126,9 @@ def measure(document: Any, operation: OperationDefinitionNode, variables: Json, 
                     continue
                 named = get_named_type(definition.type)
                 child = multiplier
+                if name == "nodes" and parent is types.query_type:  # nodes(ids: [...]): one object per id
+                    args = {a.name.value: value_from_ast_untyped(a.value, variables) for a in sel.arguments}
+                    child = multiplier * len(args.get("ids") or [])
                 if named.name.endswith("Connection") and "first" in definition.args:
                     args = {a.name.value: value_from_ast_untyped(a.value, variables) for a in sel.arguments}
                     page = args.get("first") if args.get("first") is not None else args.get("last")
@@ -196,7 +199,12 @@ def handle(fake: FakeGitHub, req: Request) -> Answer:
             gql.log.append((502, 0, size.nodes))
             return Answer(502, {"data": None, "errors": [{"message": TIMEOUT_MESSAGE}]}, counted=False)
         points.remaining -= cost
-        fail = gql.partial.pop(0) if gql.partial else None
+        fail = None
+        if gql.partial:  # "field" fails in the next query, "Operation:field" in the next query of that name
+            operation_name, _, failing = gql.partial[0].rpartition(":")
+            if operation_name in ("", operation.name.value if operation.name else ""):
+                fail = failing
+                gql.partial.pop(0)
         context = {"fake": fake, "cost": cost, "points": points, "nodes": size.nodes, "fail": fail}
         gql.log.append((200, cost, size.nodes))
         gql.operations[operation.name.value if operation.name else ""] += 1
@@ -205,7 +213,9 @@ def handle(fake: FakeGitHub, req: Request) -> Answer:
                      field_resolver=_resolve, type_resolver=_type_of)
     answer: Json = {"data": result.data}
     if result.errors:
-        answer["errors"] = [e.formatted for e in result.errors]
+        # GitHub names an error's kind at the top level ("type": "NOT_FOUND"), not in extensions.
+        answer["errors"] = [{**e.formatted, **({"type": e.extensions["type"]} if "type" in (e.extensions or {})
+                                                else {})} for e in result.errors]
     return Answer(200, answer, headers, counted=False)
 
 
@@ -434,7 +444,58 @@ def _check_runs(source: Json, info: GraphQLResolveInfo, filterBy: Json | None = 
     return connection(nodes, **args)
 
 
+def deployment(repo: RepoState, dep: Json) -> Json:
+    return {"__typename": "Deployment", "_repo": repo, "_rest": dep, "id": dep["node_id"],
+            "databaseId": dep["id"], "commitOid": dep["sha"], "createdAt": dep["created_at"],
+            "updatedAt": dep["updated_at"], "environment": dep.get("environment"),
+            "originalEnvironment": dep.get("original_environment"), "task": dep.get("task"),
+            "description": dep.get("description"), "creator": actor(dep.get("creator"))}
+
+
+def _find_node(fake: FakeGitHub, node_id: str) -> Json | None:
+    """The object a node id names (deployments are what the backfill asks for by id)."""
+    for repo in fake.state.repos.values():
+        for dep in repo.deployments:
+            if dep.get("node_id") == node_id:
+                return deployment(repo, dep)
+    return None
+
+
+def _node(source: Any, info: GraphQLResolveInfo, id: str) -> Json | None:  # noqa: A002 - GitHub's name
+    found = _find_node(info.context["fake"], id)
+    if found is None:
+        raise _not_found(id)
+    return found
+
+
+def _nodes(source: Any, info: GraphQLResolveInfo, ids: list[str]) -> list[Json | None]:
+    """As GitHub: an id that names nothing is null in its place, with an error naming its index."""
+    fake = info.context["fake"]
+    return [_find_node(fake, node_id) or _not_found(node_id) for node_id in ids]
+
+
+def _not_found(node_id: str) -> GraphQLError:
+    return GraphQLError(f"Could not resolve to a node with the global id of '{node_id}'",
+                        extensions={"type": "NOT_FOUND"})
+
+
+def _deployment_statuses(source: Json, info: GraphQLResolveInfo, **args: Any) -> Json:
+    """A deployment's statuses, oldest first."""
+    _failing(info)
+    repo: RepoState = source["_repo"]
+    listed = sorted(repo.statuses.get(source["databaseId"], []), key=lambda s: (s["created_at"], s["id"]))
+    nodes = [{"__typename": "DeploymentStatus", "id": st["node_id"], "state": _upper(st.get("state")),
+              "description": st.get("description"), "environment": st.get("environment"),
+              "environmentUrl": st.get("environment_url") or None, "logUrl": st.get("log_url") or None,
+              "createdAt": st["created_at"], "updatedAt": st.get("updated_at"),
+              "creator": actor(st.get("creator"))} for st in listed]
+    return connection(nodes, **args)
+
+
 RESOLVERS: dict[tuple[str, str], Any] = {
+    ("Query", "node"): _node,
+    ("Query", "nodes"): _nodes,
+    ("Deployment", "statuses"): _deployment_statuses,
     ("Query", "repository"): _repository,
     ("Query", "rateLimit"): _rate_limit,
     ("Repository", "pullRequests"): _pull_requests,

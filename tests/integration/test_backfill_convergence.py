@@ -72,6 +72,8 @@ def test_backfilled_history_builds_the_same_metrics_as_its_webhooks(services, db
                             tmp_path / "backfill.log") == 0, (tmp_path / "backfill.log").read_text()
         first_run = fake.counted()
         assert fake.graphql.points() > 0  # the default path asked GraphQL for pull requests and checks
+        # ... and for deployment statuses, a page of deployments per query (REST only lists deployments)
+        assert fake.graphql.operations["DeploymentStatuses"] > 0 and not fake.requests(r"/statuses$")
         records = drain(bootstrap, backfill_topic)
         assert records and all(r.envelope.source == "backfill" for r in records)
         load(second_db.writer_dsn, records)

@@ -107,3 +107,26 @@ def test_a_rate_limit_error_is_waited_out_or_stops_the_run_with_cursors_saved(st
         fake.graphql.budgets[TOKEN] = Points(5000, 5000, int(time.time()) + 3600)
         second = backfill_in_process(fake, tmp_path / "b", cursors=cursors)
     assert {e.delivery_id for e in second} <= rest_ids
+
+
+def test_deployment_statuses_past_the_page_or_with_an_error_are_asked_for_that_deployment_only(tmp_path):
+    state = rest_state(synthetic_history(repos=1, pulls=60))
+    repo = next(iter(state.repos.values()))
+    busy = repo.deployments[1]  # more statuses than the batch query's first page holds
+    first = repo.statuses[busy["id"]][-1]
+    repo.statuses[busy["id"]] += [{**first, "id": 10_000_000 + i, "node_id": f"DES_{10_000_000 + i}",
+                                   "created_at": first["created_at"].replace("Z", f".{i:03d}Z")[:19] + "Z",
+                                   "state": "inactive"} for i in range(gq.STATUSES + 5)]
+    with FakeGitHub(state) as fake:
+        rest = backfill_in_process(fake, tmp_path / "rest", graphql=False)
+    with FakeGitHub(state) as fake:
+        # the first deployment's statuses come back null, with an error
+        fake.graphql.partial = ["DeploymentStatuses:statuses"]
+        got = backfill_in_process(fake, tmp_path / "graphql")
+        operations = fake.graphql.operations
+        rest_statuses = fake.requests(r"/statuses$")
+    wanted = [e for e in rest if e.event == "deployment_status"]
+    assert len(wanted) > gq.STATUSES + 5
+    assert sorted(e.delivery_id for e in got) == sorted(e.delivery_id for e in rest)  # nothing lost or doubled
+    assert operations["DeploymentStatuses"] == 1 and not rest_statuses  # one query for the page of deployments
+    assert operations["MoreStatuses"] == 2  # the one with a hole, the one past the page: nothing else

@@ -1,8 +1,13 @@
 """GraphQL nodes become the REST shapes the envelopes carry (pure conversions)."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from backfill import graphql_queries as gq
+from backfill.envelopes import envelope
+from pillarstream.normalise import normalise
+from stream_processors.warehouse import default_config
 
 pytestmark = pytest.mark.unit
 
@@ -53,3 +58,24 @@ def test_timeline_events_become_issue_events():
                             "actor": {"__typename": "User", "login": "a"}}, 9)
     assert event is not None and (event["event"], event["issue"]["number"]) == ("ready_for_review", 9)
     assert gq.issue_event({"__typename": "PullRequestReview"}, 9) is None
+
+
+def test_a_deployment_status_is_named_by_its_node_id_and_makes_the_rest_row():
+
+
+    node = {"id": "DES_kwDOA", "state": "IN_PROGRESS", "description": "", "environment": "production",
+            "environmentUrl": None, "logUrl": None, "createdAt": "2024-01-01T00:00:00Z",
+            "updatedAt": "2024-01-01T00:00:00Z", "creator": {"__typename": "User", "login": "alice", "databaseId": 1}}
+    status = gq.deployment_status(node)
+    assert "id" not in status and status["node_id"] == "DES_kwDOA" and status["state"] == "in_progress"
+    deployment = {"id": 9, "sha": "a" * 40, "environment": "production", "created_at": "2024-01-01T00:00:00Z",
+                  "updated_at": "2024-01-01T00:00:00Z"}
+    repository = {"id": 1, "full_name": "acme/api", "name": "api"}
+    from_graphql = envelope("deployment_status", status, received_at=datetime(2024, 1, 2, tzinfo=UTC),
+                            repository=repository, organization=None, extra={"deployment": deployment})
+    from_rest = envelope("deployment_status", {**status, "id": 77}, received_at=datetime(2024, 1, 3, tzinfo=UTC),
+                         repository=repository, organization=None, extra={"deployment": deployment})
+    assert from_graphql.delivery_id == from_rest.delivery_id  # one delivery, whichever path read it
+    [row] = normalise(from_graphql, default_config()).deployment_statuses
+    [rest_row] = normalise(from_rest, default_config()).deployment_statuses
+    assert row == rest_row._replace(status_id=None) and row.node_id == "DES_kwDOA"
