@@ -69,6 +69,7 @@ FROM (SELECT repo_id, day, metric, kind, quantile, k, floor(random() * (k + 1)) 
 
 
 QUICK_WINDOWS = """
+SET LOCAL work_mem = '256MB';
 CREATE TEMP TABLE quick_days AS
 SELECT 'repository' AS grain, b.org, b.repo_id::text AS scope, b.day, b.metric, d.kind,
        b.value, b.numerator, b.denominator

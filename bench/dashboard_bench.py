@@ -266,7 +266,9 @@ def time_charts(dsn: str, runs: int, querytime_runs: int, org: str,
     charts, datasets = bundle.by_uuid("charts"), bundle.by_uuid("datasets")
     today = datetime.now(UTC).date()
     result: dict[str, dict[str, list[tuple[str, float]]]] = {}
-    conn = psycopg2.connect(dsn)
+    # Connected as Superset connects (the bundle's connect_args: JIT off for the dashboards' short queries).
+    connect_args = bundle.files[bundle.database_file]["extra"].get("engine_params", {}).get("connect_args", {})
+    conn = psycopg2.connect(dsn, **connect_args)
     conn.autocommit = True
     for dashboard in sorted(bundle.of("dashboards").values(), key=lambda d: d["slug"]):
         defaults, time_range = dashboard_defaults(dashboard, org)

@@ -178,15 +178,29 @@ def test_headline_charts_follow_the_team_filter_with_the_team_s_exact_figures(
 ) -> None:
     config = bundle.files[f"charts/headline_{metric}.yaml"]
     chart = saved_chart(client, chart_ids[str(config["uuid"])])
-    label = config["params"]["metric"]["label"]
-    team = value_on(ask(client, chart, {**ORG_FILTERS, "team": ["backend"]}, {}), D3, label)
-    organisation = value_on(ask(client, chart, ORG_FILTERS, {}), D3, label)
+    shown = value_on(ask(client, chart, {**ORG_FILTERS, "team": ["backend"]}, {}), D3,
+                     config["params"]["metric"]["label"])
 
     expected = team_window(warehouse.admin_dsn, "backend", metric, D3, 28)
     assert expected is not None, "backend's repository has data for this metric"
-    assert team == pytest.approx(expected)
-    # backend has access to acme/api only: the organisation's figure is another one
-    assert organisation != pytest.approx(expected)
+    assert shown == pytest.approx(expected)
+
+
+def test_the_team_filter_turns_the_organisation_s_figure_into_the_team_s(
+    client: SupersetClient, bundle: Bundle, chart_ids: dict[str, int]
+) -> None:
+    config = bundle.files["charts/headline_commits.yaml"]
+    chart = saved_chart(client, chart_ids[str(config["uuid"])])
+    label = config["params"]["metric"]["label"]
+    assert value_on(ask(client, chart, ORG_FILTERS, {}), D3, label) == HEADLINE_AT_D3["commits"] == 8
+    # backend has access to acme/api only: 2 + 3 + 2 commits
+    assert value_on(ask(client, chart, {**ORG_FILTERS, "team": ["backend"]}, {}), D3, label) == 7
+    # a repository outside the team's access, or a language, together with the team: no figure rather than a wrong one
+    for other in ({"repository": ["acme/web"]}, {"language": ["Python"]}):
+        assert ask(client, chart, {**ORG_FILTERS, "team": ["backend"], **other}, {})["rowcount"] == 0
+    # one of the team's repositories with the team: that repository's figure
+    assert value_on(ask(client, chart, {**ORG_FILTERS, "team": ["backend"], "repository": ["acme/api"]}, {}),
+                    D3, label) == 7
 
 
 def test_by_team_table_shows_each_team_s_roll_up(
