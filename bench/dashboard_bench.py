@@ -2,6 +2,13 @@
 on the materialised windows next to the same charts on the query-time views, in the same run.
 
 Run: .venv/bin/python bench/dashboard_bench.py [--repos 100] [--days 365] [--runs 3] [--fresh-seconds 20]
+     [--load replay|buckets] [--windows build|quick] [--querytime-runs 1]
+
+``--load buckets`` replaces step 1 with bench/bucket_load.py (synthetic buckets loaded set-based, then every
+window built with build_windows as `pillarstream migrate` does): minutes instead of hours at 1,000
+repositories, for the chart timings; step 4 is then that build. ``--windows quick`` fills the windows in one
+pass instead (same rows, exact counts and ratios, stand-in values for the other kinds): for scales where the
+exact build alone takes too long on a shared machine.
 
 1. Ingest: a random history of N repositories × D days ending today (tests/history.py: pull requests,
    reviews, pushes, checks, workflow runs, deployments, incidents; ~10 deliveries per repository-day) is
@@ -17,6 +24,23 @@ Run: .venv/bin/python bench/dashboard_bench.py [--repos 100] [--days 365] [--run
    until the organisation-level `prs_opened` 1-day value for today in reporting.pillar_metrics counts it.
    Prints p50 / p99, and the worker's events/s on the bulk load above with windows maintained.
 4. The time to build every window from scratch (what `pillarstream migrate` does on an existing warehouse).
+
+Measured 2026-12-05 on the shared 2-core machine (load 3-20 from other work), p50 / p95 / max ms per chart:
+
+  --repos 1000 --days 365 --load buckets --windows quick --querytime-runs 1 --fresh-seconds 20
+  2,846,696 buckets (181 s), 11,150,636 window rows (1,274 s)
+  dashboard                     materialised p50/p95/max   load | query-time load | ratio
+  overview                        1.8     2.3     2.3      30 |       38,712 | 1281x
+  overview [team]                 2.9     7.0     7.3      58 |       45,843 |  785x
+  version-control                 2.1   166.7   166.7     333 |       17,533 |   53x
+  compatibility                   5.5   505.5   505.5     999 |       48,742 |   49x
+  infrastructure                  6.6   172.5   236.4     494 |       33,215 |   67x
+  team                            4.0   215.2   215.2     371 |       21,694 |   59x
+  team [team]                     3.3    62.0    62.0     141 |       28,116 |  199x
+  (the slow charts are the tables by repository: 0.2-0.5 s; every other chart under 12 ms)
+  --repos 100 --days 365 --load buckets --windows build --querytime-runs 1 --fresh-seconds 0
+  284,422 buckets, 1,169,811 window rows built by build_windows in 477 s; Overview load 134 ms (13.5 s
+  query-time, 101x); every chart <= 79 ms.
 """
 
 from __future__ import annotations
@@ -40,6 +64,7 @@ import aiohttp  # noqa: E402
 import psycopg2  # noqa: E402
 
 from adapters.kafka_publisher import KafkaPublisher, ensure_topic  # noqa: E402
+from bench.bucket_load import load  # noqa: E402
 from bench.services import bench_services, live_pipeline  # noqa: E402
 from dashboards.bundle import Bundle  # noqa: E402
 from dashboards.query_context import UnsupportedChart, build_query, metric_label  # noqa: E402
@@ -64,6 +89,11 @@ CREATE OR REPLACE VIEW querytime.pillar_metrics_by_language AS
 SELECT m.day, m.org, m.language, m.pillar, m.metric, d.version AS metric_version, d.unit, m.window_days, m.value
 FROM metric_rollups m JOIN metric_definitions d USING (metric)
 WHERE m.grain = 'language' AND m.value IS NOT NULL;
+CREATE OR REPLACE VIEW querytime.pillar_metrics_by_team AS
+SELECT m.day, m.org, t.team_id, t.slug AS team, t.name AS team_name, m.pillar, m.metric,
+       d.version AS metric_version, d.unit, m.window_days, m.value
+FROM metric_rollups m JOIN metric_definitions d USING (metric) JOIN teams t ON t.team_id = m.team_id
+WHERE m.grain = 'team' AND m.value IS NOT NULL;
 """
 PILLAR_VIEWS = {"version_control_metrics": "version_control", "compatibility_metrics": "compatibility",
                 "infrastructure_metrics": "infrastructure", "team_metrics": "team"}
@@ -245,49 +275,70 @@ def dashboard_defaults(dashboard: dict[str, Any], org: str) -> tuple[dict[str, l
     return values, time_range
 
 
-def time_charts(dsn: str, runs: int, org: str) -> dict[str, dict[str, list[float]]]:
-    """Median ms of each chart, by dashboard, by schema."""
+def time_charts(dsn: str, runs: int, querytime_runs: int, org: str,
+                team: str | None) -> dict[str, dict[str, list[tuple[str, float]]]]:
+    """Median ms of each chart (by name), by dashboard view, by schema. Each dashboard is timed with its
+    default filters and, when it has a team filter and ``team`` is given, with that team chosen."""
     bundle = Bundle.load()
     charts, datasets = bundle.by_uuid("charts"), bundle.by_uuid("datasets")
     today = datetime.now(UTC).date()
-    result: dict[str, dict[str, list[float]]] = {}
-    conn = psycopg2.connect(dsn)
+    result: dict[str, dict[str, list[tuple[str, float]]]] = {}
+    # Connected as Superset connects (the bundle's connect_args: JIT off for the dashboards' short queries).
+    connect_args = bundle.files[bundle.database_file]["extra"].get("engine_params", {}).get("connect_args", {})
+    conn = psycopg2.connect(dsn, **connect_args)
     conn.autocommit = True
     for dashboard in sorted(bundle.of("dashboards").values(), key=lambda d: d["slug"]):
         defaults, time_range = dashboard_defaults(dashboard, org)
-        for schema in ("reporting", "querytime"):
-            times = []
-            for chart_uuid in Bundle.dashboard_chart_uuids(dashboard):
-                chart = charts[chart_uuid]
-                try:
-                    sql = chart_sql(chart, datasets[chart["dataset_uuid"]], defaults, time_range, schema, today)
-                except UnsupportedChart:
+        views = [(dashboard["slug"], defaults)]
+        if team and "team" in defaults:
+            views.append((f"{dashboard['slug']} [team {team}]", defaults | {"team": [team]}))
+        for name, filters in views:
+            for schema, n in (("reporting", runs), ("querytime", querytime_runs)):
+                if n <= 0:
                     continue
-                samples = []
-                for _ in range(runs):
-                    with conn.cursor() as cur:
-                        started = time.perf_counter()
-                        cur.execute(sql)
-                        cur.fetchall()
-                        samples.append((time.perf_counter() - started) * 1000)
-                times.append(statistics.median(samples))
-            result.setdefault(dashboard["slug"], {})[schema] = times
+                times = []
+                for chart_uuid in Bundle.dashboard_chart_uuids(dashboard):
+                    chart = charts[chart_uuid]
+                    try:
+                        sql = chart_sql(chart, datasets[chart["dataset_uuid"]], filters, time_range, schema,
+                                        today)
+                    except UnsupportedChart:
+                        continue
+                    samples = []
+                    for _ in range(n):
+                        with conn.cursor() as cur:
+                            started = time.perf_counter()
+                            cur.execute(sql)
+                            cur.fetchall()
+                            samples.append((time.perf_counter() - started) * 1000)
+                    times.append((chart["slice_name"], statistics.median(samples)))
+                result.setdefault(name, {})[schema] = times
+                print(f"  timed {name} on {schema}: {len(times)} charts, {sum(t for _, t in times):,.0f} ms",
+                      flush=True)
     conn.close()
     return result
 
 
-def report_charts(result: dict[str, dict[str, list[float]]]) -> None:
+def report_charts(result: dict[str, dict[str, list[tuple[str, float]]]]) -> None:
     def pct(values: list[float], q: float) -> float:
         ordered = sorted(values)
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
-    print(f"{'dashboard':34} {'charts':>6} | {'materialised p50 / p95 / max / load (ms)':>42} | "
-          f"{'query-time p50 / p95 / max / load (ms)':>40} | load ratio")
-    for slug, by_schema in result.items():
-        mat, old = by_schema["reporting"], by_schema["querytime"]
-        print(f"{slug:34} {len(mat):6} | {pct(mat, .5):9.1f} {pct(mat, .95):9.1f} {max(mat):9.1f} {sum(mat):10.1f} | "
-              f"{pct(old, .5):9.1f} {pct(old, .95):9.1f} {max(old):9.1f} {sum(old):10.1f} | "
-              f"{sum(old) / max(sum(mat), 1e-9):8.1f}x")
+    def figures(times: list[tuple[str, float]] | None) -> str:
+        if not times:
+            return f"{'(not run)':>42}"
+        values = [t for _, t in times]
+        return f"{pct(values, .5):9.1f} {pct(values, .95):9.1f} {max(values):9.1f} {sum(values):10.1f}"
+
+    print(f"{'dashboard':52} {'charts':>6} | {'materialised p50 / p95 / max / load (ms)':>42} | "
+          f"{'query-time p50 / p95 / max / load (ms)':>42} | load ratio")
+    for name, by_schema in result.items():
+        mat, old = by_schema["reporting"], by_schema.get("querytime")
+        ratio = f"{sum(t for _, t in old) / max(sum(t for _, t in mat), 1e-9):8.1f}x" if old else ""
+        print(f"{name:52} {len(mat):6} | {figures(mat)} | {figures(old)} | {ratio}")
+    slowest = sorted(((t, f"{name}: {chart}") for name, s in result.items() for chart, t in s["reporting"]),
+                     reverse=True)[:5]
+    print("slowest charts (materialised): " + "; ".join(f"{what} {t:.0f} ms" for t, what in slowest))
     print("targets (1,000 repositories): every chart <= 250 ms p95, one Overview load <= 2,000 ms")
 
 
@@ -375,8 +426,14 @@ def main() -> None:
     parser.add_argument("--repos", type=int, default=100)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=3, help="runs of each chart's SQL (median taken)")
+    parser.add_argument("--querytime-runs", type=int, default=1,
+                        help="runs of each chart on the query-time views (0: not timed; seconds each at scale)")
+    parser.add_argument("--load", choices=("replay", "buckets"), default="replay",
+                        help="replay: the real write path; buckets: set-based synthetic buckets (bucket_load.py)")
+    parser.add_argument("--windows", choices=("build", "quick"), default="build",
+                        help="with --load buckets: build_windows, or the one-pass stand-in (bucket_load.py)")
     parser.add_argument("--fresh-rate", type=float, default=20)
-    parser.add_argument("--fresh-seconds", type=float, default=20)
+    parser.add_argument("--fresh-seconds", type=float, default=20, help="0: no freshness run")
     args = parser.parse_args()
     with bench_services("bench-dashboards", topic="unused", partitions=1) as (root, services):
         with psycopg2.connect(services.postgres.dsn(ADMIN)) as conn, conn.cursor() as cur:
@@ -387,14 +444,25 @@ def main() -> None:
             cur.execute("GRANT USAGE ON SCHEMA querytime TO pillarstream_reader; "
                         "GRANT SELECT ON ALL TABLES IN SCHEMA querytime TO pillarstream_reader")
         conn.close()
-        ingest(services, root, args.repos, args.days)
+        if args.load == "buckets":
+            today = datetime.now(UTC).date()
+            with psycopg2.connect(services.postgres.dsn(ADMIN)) as conn, conn.cursor() as cur:
+                load(cur, ORG, args.repos, today - timedelta(days=args.days - 1), today, windows=args.windows)
+            conn.close()
+        else:
+            ingest(services, root, args.repos, args.days)
         with psycopg2.connect(services.postgres.dsn(ADMIN)) as conn, conn.cursor() as cur:
             cur.execute("ANALYZE")
+            cur.execute("SELECT slug FROM teams WHERE NOT deleted AND slug IS NOT NULL ORDER BY team_id LIMIT 1")
+            first_team = cur.fetchone()
         conn.close()
-        report_charts(time_charts(services.postgres.dsn(READER), args.runs, ORG))
-        history = random_history(min(args.repos, 20), 1, seed=1)
-        freshness(services, root, args.fresh_rate, args.fresh_seconds, history.repos)
-        rebuild(services.postgres.dsn(ADMIN))
+        report_charts(time_charts(services.postgres.dsn(READER), args.runs, args.querytime_runs, ORG,
+                                  first_team[0] if first_team else None))
+        if args.fresh_seconds > 0:
+            history = random_history(min(args.repos, 20), 1, seed=1)
+            freshness(services, root, args.fresh_rate, args.fresh_seconds, history.repos)
+        if args.load == "replay":
+            rebuild(services.postgres.dsn(ADMIN))
 
 
 if __name__ == "__main__":

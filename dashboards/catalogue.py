@@ -2,14 +2,18 @@
 
 Each metric is declared once, in SQL: its row of ``metric_definitions`` (name, pillar, kind, quantile, unit,
 version, description, label), inserted by the migration that adds it (003 for catalogue v1, whose labels
-007 sets). The datasets' ``metric_label`` column is derived from the labels: run
-``python -m dashboards.catalogue`` after adding a metric; a unit test says when the bundle is out of step.
+007 sets). What the dashboards show of a metric is derived from that row: the datasets' ``metric_label``
+column, the label of every chart metric that reads one metric, and a headline chart's title (label and
+window) on the chart and on its dashboards. Run ``python -m dashboards.catalogue`` after adding a metric or
+changing a label; a unit test says when the bundle is out of step.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dashboards.bundle import Bundle
 
@@ -118,8 +122,82 @@ def sync_labels(bundle: Bundle, metrics: dict[str, Metric]) -> list[str]:
     return changed
 
 
+_ONE_METRIC = re.compile(r"\bmetric\s*=\s*'(\w+)'")
+
+
+def _chosen_metric(params: dict[str, Any]) -> str | None:
+    """The one metric a chart's filters choose, if they choose exactly one."""
+    for item in params.get("adhoc_filters") or []:
+        if item.get("subject") != "metric":
+            continue
+        value = item.get("comparator")
+        if item.get("operator") == "==" and isinstance(value, str):
+            return value
+        if item.get("operator") == "IN" and isinstance(value, list) and len(value) == 1:
+            return str(value[0])
+    return None
+
+
+def _window(params: dict[str, Any]) -> int | None:
+    for item in params.get("adhoc_filters") or []:
+        if item.get("subject") == "window_days" and item.get("operator") == "==":
+            return int(item["comparator"])
+    return None
+
+
+def _relabel(metric: Any, metrics: dict[str, Metric], chosen: str | None) -> bool:
+    """A chart metric reading one catalogue metric (``CASE WHEN metric = 'x' …``, or ``MAX(value)`` on a chart
+    that chooses one metric) takes that metric's label; returns whether it changed."""
+    if not isinstance(metric, dict) or metric.get("expressionType") != "SQL" or metric.get("label") == "value":
+        return False
+    sql = str(metric.get("sqlExpression", ""))
+    named = set(_ONE_METRIC.findall(sql))
+    name = next(iter(named)) if len(named) == 1 else (chosen if sql == "MAX(value)" else None)
+    if name not in metrics:
+        return False
+    label = metrics[name].label or name
+    if metric.get("label") == label:
+        return False
+    metric["label"] = label
+    return True
+
+
+def sync_charts(bundle: Bundle, metrics: dict[str, Metric]) -> list[str]:
+    """Chart metric labels and headline titles from the catalogue; returns the files changed."""
+    changed: list[str] = []
+    titles: dict[str, str] = {}
+    for path, chart in bundle.of("charts").items():
+        params = chart.get("params") or {}
+        chosen = _chosen_metric(params)
+        edits = [_relabel(params.get(key), metrics, chosen) for key in ("metric", "timeseries_limit_metric")]
+        edits += [_relabel(m, metrics, chosen) for m in params.get("metrics") or []]
+        window = _window(params)
+        if chart.get("viz_type") == "big_number" and chosen in metrics and window:
+            title = f"{metrics[chosen].label or chosen} · {window} days"
+            edits.append(chart.get("slice_name") != title)
+            chart["slice_name"] = title
+        if any(edits):
+            changed.append(path)
+        titles[str(chart["uuid"])] = str(chart.get("slice_name"))
+    for path, dashboard in bundle.of("dashboards").items():
+        for node in dashboard.get("position", {}).values():
+            if isinstance(node, dict) and node.get("type") == "CHART":
+                meta = node["meta"]
+                title = titles.get(str(meta.get("uuid")))
+                if title and meta.get("sliceName") != title:
+                    meta["sliceName"] = title
+                    if path not in changed:
+                        changed.append(path)
+    return changed
+
+
+def sync(bundle: Bundle, metrics: dict[str, Metric]) -> list[str]:
+    """Everything the bundle derives from the catalogue; returns the files changed."""
+    return sorted(set(sync_labels(bundle, metrics) + sync_charts(bundle, metrics)))
+
+
 if __name__ == "__main__":
     current = Bundle.load()
-    for name in sync_labels(current, catalogue()):
+    for name in sync(current, catalogue()):
         print(f"updated {name}")
     current.write()

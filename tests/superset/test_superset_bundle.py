@@ -15,7 +15,7 @@ from dashboards.bundle import PASSWORD_MASK, Bundle, BundleError, DatabaseTarget
 
 pytestmark = [pytest.mark.unit]
 
-FILTERS = {"Organisation", "Repository", "Language", "Date range"}
+FILTERS = {"Organisation", "Repository", "Language", "Team", "Date range"}
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +46,7 @@ def test_overview_and_one_dashboard_per_pillar(bundle: Bundle) -> None:
 def test_every_dashboard_has_the_filters_and_refreshes_by_itself(bundle: Bundle) -> None:
     for path, dashboard in bundle.of("dashboards").items():
         names = {f["name"] for f in dashboard["metadata"]["native_filter_configuration"]}
-        expected = FILTERS if dashboard["slug"] == "pillarstream-overview" else FILTERS | {"Team"}
-        assert names == expected, path
+        assert names == FILTERS, path
         assert 0 < dashboard["metadata"]["refresh_frequency"] <= 30, path
 
 
@@ -107,3 +106,21 @@ def test_chart_ids_are_renumbered_in_layout_order() -> None:
     assert dashboard["position"]["CHART-b"]["meta"]["chartId"] == 1
     assert dashboard["position"]["CHART-a"]["meta"]["chartId"] == 2
     assert dashboard["metadata"]["native_filter_configuration"] == [{"scope": {"excluded": [2]}}]
+
+
+def test_every_filter_column_a_chart_s_dataset_has_is_filtered_on_its_dashboards(bundle: Bundle) -> None:
+    """The dashboard datasets list each figure under every filter value it belongs to ('All teams' and each
+    team, ...): a chart left out of a filter whose column its dataset has would take MAX over all of them."""
+    datasets, charts = bundle.by_uuid("datasets"), bundle.by_uuid("charts")
+    unfiltered = []
+    for dashboard in bundle.of("dashboards").values():
+        ids = {n["meta"]["chartId"]: n["meta"]["uuid"] for n in dashboard["position"].values()
+               if isinstance(n, dict) and n.get("type") == "CHART"}
+        for native in dashboard["metadata"]["native_filter_configuration"]:
+            column = native["targets"][0].get("column", {}).get("name")
+            for chart_id in native["scope"]["excluded"]:
+                chart = charts[ids[chart_id]]
+                names = {c["column_name"] for c in datasets[chart["dataset_uuid"]]["columns"]}
+                if column in names:
+                    unfiltered.append((dashboard["slug"], chart["slice_name"], column))
+    assert unfiltered == []

@@ -1,6 +1,7 @@
 """Superset stage (marker `superset`): every chart of the bundle, asked through Superset's chart-data API
 against the scenario warehouse, answers without error and with rows; headline charts show the scenario's
-known figures, for the organisation, one repository and one language."""
+known figures, for the organisation, one repository, one language and one team (the team's figures checked
+against its repositories' buckets)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import math
 from datetime import datetime
 from typing import Any
 
+import psycopg2
 import pytest
 
 from dashboards.bundle import Bundle
 from dashboards.client import SupersetClient
 from dashboards.query_context import with_dashboard_filters
+from tests.conftest import Database
 from tests.scenario import D3
 from tests.superset.answers import GRAIN_AT_D3, HEADLINE_AT_D3, ORG_FILTERS, SCENARIO_RANGE
 from tests.superset.conftest import dataset_columns
@@ -134,3 +137,84 @@ def test_team_filter_narrows_breakdowns_to_the_team_s_repositories(
     assert sorted(row["repo"] for row in everyone["data"]) == ["acme/api", "acme/web"]
     assert [row["repo"] for row in backend["data"]] == ["acme/api"]  # backend has access to acme/api only
     assert backend["data"][0]["Commits landed"] == 7  # acme/api: 2 + 3 + 2
+
+
+# One metric of each kind: the team grain must be exact by kind, not a sum or mean of repositories.
+TEAM_METRICS = ["commits", "check_success_rate", "pr_cycle_time_hours_p50", "active_contributors",
+                "review_load_top_share"]
+TEAM_WINDOW_SQL = """
+WITH scope AS (  -- the team's repositories (docs/metrics.md, "Grains")
+    SELECT tr.repo_id FROM team_repositories tr JOIN teams t USING (team_id)
+    WHERE t.slug = %(team)s AND tr.state = 'added' AND NOT t.deleted
+),
+b AS (
+    SELECT b.* FROM metric_buckets b JOIN scope USING (repo_id)
+    WHERE b.metric = %(metric)s AND b.day > %(day)s::date - %(window)s AND b.day <= %(day)s
+)
+SELECT CASE d.kind
+    WHEN 'count' THEN (SELECT sum(value) FROM b)
+    WHEN 'ratio' THEN (SELECT sum(numerator) / sum(denominator) FROM b)
+    WHEN 'quantile' THEN (SELECT percentile_cont(d.quantile) WITHIN GROUP (ORDER BY s) FROM b, unnest(b.samples) s)
+    WHEN 'distinct' THEN (SELECT count(DISTINCT m)::float8 FROM b, unnest(b.members) m)
+    WHEN 'top_share' THEN (SELECT max(n)::float8 / sum(n)
+                           FROM (SELECT count(*) AS n FROM b, unnest(b.members) m GROUP BY m) AS per_member)
+END
+FROM metric_definitions d WHERE d.metric = %(metric)s
+"""
+
+
+def team_window(dsn: str, team: str, metric: str, day: Any, window: int) -> float | None:
+    """The team's figure straight from the daily buckets of its repositories, exact by kind."""
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(TEAM_WINDOW_SQL, {"team": team, "metric": metric, "day": day, "window": window})
+        (value,) = cur.fetchone()
+    conn.close()
+    return None if value is None else float(value)
+
+
+@pytest.mark.parametrize("metric", TEAM_METRICS)
+def test_headline_charts_follow_the_team_filter_with_the_team_s_exact_figures(
+    client: SupersetClient, bundle: Bundle, chart_ids: dict[str, int], warehouse: Database, metric: str
+) -> None:
+    config = bundle.files[f"charts/headline_{metric}.yaml"]
+    chart = saved_chart(client, chart_ids[str(config["uuid"])])
+    shown = value_on(ask(client, chart, {**ORG_FILTERS, "team": ["backend"]}, {}), D3,
+                     config["params"]["metric"]["label"])
+
+    expected = team_window(warehouse.admin_dsn, "backend", metric, D3, 28)
+    assert expected is not None, "backend's repository has data for this metric"
+    assert shown == pytest.approx(expected)
+
+
+def test_the_team_filter_turns_the_organisation_s_figure_into_the_team_s(
+    client: SupersetClient, bundle: Bundle, chart_ids: dict[str, int]
+) -> None:
+    config = bundle.files["charts/headline_commits.yaml"]
+    chart = saved_chart(client, chart_ids[str(config["uuid"])])
+    label = config["params"]["metric"]["label"]
+    assert value_on(ask(client, chart, ORG_FILTERS, {}), D3, label) == HEADLINE_AT_D3["commits"] == 8
+    # backend has access to acme/api only: 2 + 3 + 2 commits
+    assert value_on(ask(client, chart, {**ORG_FILTERS, "team": ["backend"]}, {}), D3, label) == 7
+    # a repository outside the team's access, or a language, together with the team: no figure rather than a wrong one
+    for other in ({"repository": ["acme/web"]}, {"language": ["Python"]}):
+        assert ask(client, chart, {**ORG_FILTERS, "team": ["backend"], **other}, {})["rowcount"] == 0
+    # one of the team's repositories with the team: that repository's figure
+    assert value_on(ask(client, chart, {**ORG_FILTERS, "team": ["backend"], "repository": ["acme/api"]}, {}),
+                    D3, label) == 7
+
+
+def test_by_team_table_shows_each_team_s_roll_up(
+    client: SupersetClient, bundle: Bundle, chart_ids: dict[str, int], warehouse: Database
+) -> None:
+    config = bundle.files["charts/vcm_by_team.yaml"]
+    chart = saved_chart(client, chart_ids[str(config["uuid"])])
+    rows = {row["repo_team"]: row for row in ask(client, chart, ORG_FILTERS, {})["data"]}
+    chosen = ask(client, chart, {**ORG_FILTERS, "team": ["backend"]}, {})["data"]
+
+    # The table sums 1-day counts over the date range: the 28 days ending on D3 here.
+    expected = team_window(warehouse.admin_dsn, "backend", "commits", D3, 28)
+    assert expected == 7  # acme/api: 2 + 3 + 2
+    assert set(rows) == {"backend"}
+    assert rows["backend"]["Commits landed"] == expected
+    assert [row["repo_team"] for row in chosen] == ["backend"]
+    assert chosen[0]["Commits landed"] == expected

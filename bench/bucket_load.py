@@ -1,0 +1,146 @@
+"""A quick, set-based warehouse for dashboard timings: synthetic daily buckets straight into a migrated
+warehouse, then the windows, either built with ``build_windows`` (what ``pillarstream migrate`` does on an
+existing warehouse: exact, about 8 minutes per 100 repositories × 365 days on a busy 2-core machine) or, with
+``windows="quick"``, filled set-based in one pass: the same rows (every end day whose 28-day window holds a
+bucket), exact values for counts and ratios, and for quantiles, distinct counts and top shares the mean of
+the daily values instead of the value of all samples (a timing stand-in, not a figure). Chart timings depend
+on the rows, not on the values. The write path itself is measured by the replay mode of
+``bench/dashboard_bench.py``.
+
+Shape (as the issue's measurement): N repositories of one organisation over D days ending today, five
+languages, N/10 teams (each repository in one team, every other one in a second team); each (repository,
+day, metric) has a bucket with probability 0.3 (1,000 × 365 × 26 metrics ≈ 2.8 million buckets). Counts
+1–5; ratios k of n; quantiles 1–5 samples; distinct and top_share 1–5 members from a pool of N/2 + 3
+people. The fact tables stay empty (the fact-table charts are timed on no rows).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Any
+
+from stream_processors.windows import build_windows
+
+LANGUAGES = ("Python", "TypeScript", "Go", "Java", "Rust")
+FIRST_REPO_ID = 200_000
+FIRST_TEAM_ID = 100
+
+SETUP = """
+INSERT INTO repositories (repo_id, org, full_name, name, owner_login, language, default_branch, private, archived,
+                          fork, visibility, created_at, updated_at, deleted, version)
+SELECT %(first_repo)s + i, %(org)s, %(org)s || '/repo' || i, 'repo' || i, %(org)s,
+       (%(languages)s::text[])[(i * 7) %% 5 + 1], 'main', false, false, false, 'public', now(), now(), false, '0'
+FROM generate_series(0, %(repos)s - 1) AS i;
+
+INSERT INTO teams (team_id, org, slug, name, privacy, parent_team_id, deleted, version)
+SELECT %(first_team)s + t, %(org)s, 'team' || t, 'Team ' || t, 'closed', NULL, false, '0'
+FROM generate_series(0, %(teams)s - 1) AS t;
+
+INSERT INTO team_repositories (team_id, repo_id, org, state, permission, version)
+SELECT DISTINCT ON (team_id, repo_id) team_id, repo_id, %(org)s, 'added', 'push', '0'
+FROM (SELECT %(first_team)s + i %% %(teams)s, %(first_repo)s + i FROM generate_series(0, %(repos)s - 1) AS i
+      UNION ALL
+      SELECT %(first_team)s + (i * 7 + 3) %% %(teams)s, %(first_repo)s + i
+      FROM generate_series(0, %(repos)s - 1, 2) AS i) AS a (team_id, repo_id);
+"""
+
+BUCKETS = """
+INSERT INTO metric_buckets (repo_id, day, metric, org, value, numerator, denominator, samples, members)
+SELECT repo_id, day, metric, %(org)s,
+       CASE kind WHEN 'count' THEN k
+                 WHEN 'ratio' THEN hits::double precision / k
+                 ELSE window_value(kind, quantile, samples, members) END,
+       CASE WHEN kind = 'ratio' THEN hits END, CASE WHEN kind = 'ratio' THEN k END, samples, members
+FROM (SELECT repo_id, day, metric, kind, quantile, k, floor(random() * (k + 1)) AS hits,
+             CASE WHEN kind = 'quantile'
+                  THEN ARRAY(SELECT round((random() * 48)::numeric, 2)::double precision
+                             FROM generate_series(1, k) AS s) END AS samples,
+             CASE WHEN kind IN ('distinct', 'top_share')
+                  THEN ARRAY(SELECT 'dev' || floor(random() * %(people)s)
+                             FROM generate_series(1, k) AS s) END AS members
+      FROM (SELECT %(first_repo)s + i AS repo_id, d::date AS day, m.metric, m.kind, m.quantile,
+                   1 + floor(random() * 5)::int AS k, random() AS p
+            FROM generate_series(0, %(repos)s - 1) AS i
+            CROSS JOIN generate_series(%(first)s::date, %(last)s::date, interval '1 day') AS d
+            CROSS JOIN metric_definitions m) AS candidates
+      WHERE p < 0.3) AS chosen;
+"""
+
+
+QUICK_WINDOWS = """
+SET LOCAL work_mem = '256MB';
+CREATE TEMP TABLE quick_days AS
+SELECT 'repository' AS grain, b.org, b.repo_id::text AS scope, b.day, b.metric, d.kind,
+       b.value, b.numerator, b.denominator
+FROM metric_buckets b JOIN metric_definitions d USING (metric)
+UNION ALL
+SELECT g.grain, b.org, g.scope, b.day, b.metric, d.kind,
+       CASE WHEN d.kind = 'count' THEN sum(b.value) ELSE avg(b.value) END, sum(b.numerator), sum(b.denominator)
+FROM metric_buckets b
+JOIN metric_definitions d USING (metric)
+LEFT JOIN repositories r ON r.repo_id = b.repo_id
+CROSS JOIN LATERAL (SELECT 'organisation', '' UNION ALL SELECT 'language', coalesce(r.language, '')
+                    UNION ALL SELECT 'team', ts.team_id::text FROM team_scopes ts WHERE ts.repo_id = b.repo_id)
+     AS g (grain, scope)
+GROUP BY g.grain, b.org, g.scope, b.day, b.metric, d.kind;
+
+INSERT INTO metric_rollup_days (grain, org, scope, day, metric, value, numerator, denominator)
+SELECT grain, org, scope, day, metric, CASE WHEN kind = 'count' THEN value END, numerator, denominator
+FROM quick_days WHERE grain <> 'repository';
+
+INSERT INTO metric_windows (grain, org, scope, day, metric, value_1d, value_7d, value_28d)
+SELECT grain, org, scope, day, metric,
+       CASE kind WHEN 'ratio' THEN n1 / NULLIF(d1, 0) WHEN 'count' THEN s1 ELSE s1 / NULLIF(c1, 0) END,
+       CASE kind WHEN 'ratio' THEN n7 / NULLIF(d7, 0) WHEN 'count' THEN s7 ELSE s7 / NULLIF(c7, 0) END,
+       CASE kind WHEN 'ratio' THEN n28 / NULLIF(d28, 0) WHEN 'count' THEN s28 ELSE s28 / NULLIF(c28, 0) END
+FROM (SELECT e.grain, e.org, e.scope, e.day, e.metric, e.kind,
+             q.value AS s1, q.numerator AS n1, q.denominator AS d1, count(q.value) OVER w1 AS c1,
+             sum(q.value) OVER w7 AS s7, sum(q.numerator) OVER w7 AS n7, sum(q.denominator) OVER w7 AS d7,
+             count(q.value) OVER w7 AS c7,
+             sum(q.value) OVER w28 AS s28, sum(q.numerator) OVER w28 AS n28, sum(q.denominator) OVER w28 AS d28,
+             count(q.value) OVER w28 AS c28
+      FROM (SELECT grain, org, scope, metric, kind, d::date AS day
+            FROM (SELECT grain, org, scope, metric, kind, min(day) AS first_day, max(day) AS last_day
+                  FROM quick_days GROUP BY grain, org, scope, metric, kind) AS spans
+            CROSS JOIN LATERAL generate_series(first_day, last_day + 27, interval '1 day') AS d) AS e
+      LEFT JOIN quick_days q USING (grain, org, scope, metric, day)
+      WINDOW w1 AS (PARTITION BY e.grain, e.org, e.scope, e.metric ORDER BY e.day ROWS CURRENT ROW),
+             w7 AS (PARTITION BY e.grain, e.org, e.scope, e.metric ORDER BY e.day ROWS 6 PRECEDING),
+             w28 AS (PARTITION BY e.grain, e.org, e.scope, e.metric ORDER BY e.day ROWS 27 PRECEDING)) AS rolled
+WHERE c28 > 0;
+DROP TABLE quick_days;
+"""
+
+
+def load(cur: Any, org: str, repos: int, first: date, last: date, report: Any = print,
+         windows: str = "build") -> dict[str, float]:
+    """Fills a freshly migrated warehouse; returns the seconds each step took."""
+    params = {"org": org, "repos": repos, "teams": max(1, repos // 10), "first_repo": FIRST_REPO_ID,
+              "first_team": FIRST_TEAM_ID, "languages": list(LANGUAGES), "people": repos // 2 + 3,
+              "first": first, "last": last}
+    took: dict[str, float] = {}
+    started = time.perf_counter()
+    cur.execute(SETUP, params)
+    cur.execute(BUCKETS, params)
+    cur.execute("SELECT count(*) FROM metric_buckets")
+    buckets = cur.fetchone()[0]
+    # Nothing to follow: the windows are built from scratch below.
+    cur.execute("TRUNCATE metric_windows_pending")
+    cur.execute("ANALYZE")
+    took["buckets"] = time.perf_counter() - started
+    report(f"load: {buckets:,} buckets of {repos:,} repositories × {(last - first).days + 1} days, "
+           f"{params['teams']} teams, in {took['buckets']:.0f} s", flush=True)
+    started = time.perf_counter()
+    if windows == "quick":
+        cur.execute(QUICK_WINDOWS)
+        how = "filled in one pass (quick: exact rows, counts and ratios; other kinds' values stand-ins)"
+    else:
+        build_windows(cur, lambda line: report(f"  {line}", flush=True))
+        how = "built with build_windows (as `pillarstream migrate`)"
+    cur.execute("SELECT count(*) FROM metric_windows")
+    rows = cur.fetchone()[0]
+    cur.execute("ANALYZE")
+    took["windows"] = time.perf_counter() - started
+    report(f"load: windows {how}: {rows:,} rows in {took['windows']:.0f} s", flush=True)
+    return took
