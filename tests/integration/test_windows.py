@@ -415,11 +415,11 @@ def test_the_worker_maintainer_thread_keeps_windows_exact_beside_the_writer(db):
     maintainer = WindowMaintainer(db.writer_dsn, settle=0.2, max_keys=50, poll=0.1)
     maintainer.start()
     try:
-        with psycopg2.connect(db.writer_dsn) as conn:
-            for start in range(0, len(items), 150):
-                with conn, conn.cursor() as cur:
-                    write_prepared(cur, [prepare(consumed(items[start:start + 150]))], windows=False)
-                maintainer.wake()
+        conn = psycopg2.connect(db.writer_dsn)
+        for start in range(0, len(items), 150):
+            with conn, conn.cursor() as cur:
+                write_prepared(cur, [prepare(consumed(items[start:start + 150]))], windows=False)
+            maintainer.wake()
         conn.close()
         eventually(lambda: query(db.admin_dsn, "SELECT count(*) FROM metric_windows_pending")[0][0] == 0,
                    timeout=120, what="the maintainer to take every key")
