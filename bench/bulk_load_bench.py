@@ -86,7 +86,9 @@ def publish(services: LocalServices, items: list[Delivery]) -> str:
     return topic
 
 
-def one_run(label: str, code: Path, items: list[Delivery], repos: list[Any], fresh_rate: float) -> dict[str, float]:
+def one_run(label: str, code: Path, items: list[Delivery], repos: list[Any], fresh_rate: float,
+            limit_s: float | None = None) -> dict[str, float]:
+    """``limit_s``: stop measuring after that long (a baseline too slow to wait for); no settle time then."""
     print(f"--- {label} ({code}) ---", flush=True)
     with bench_services(f"bench-bulk-{label}", topic="unused", partitions=1) as (root, services):
         topic = publish(services, items)
@@ -131,15 +133,21 @@ def one_run(label: str, code: Path, items: list[Delivery], repos: list[Any], fre
                         if len(rates) >= 12 and sum(rates[-12:]) == 0:
                             raise RuntimeError("the bulk worker stopped writing")
                         last_n, last_t = n, now
+                    if limit_s is not None and now - t0 >= limit_s:
+                        break
                 done = time.perf_counter()
                 result["rate"] = (n - first_n) / (done - t0)
                 result["min_rate"] = min(rates)
-                print(f"{label}: {len(items):,} deliveries, {result['rate']:,.0f} events/s from first row to last "
-                      f"(per 10 s: min {min(rates):,.0f}, max {max(rates):,.0f})", flush=True)
-                wait_until(lambda: scalar("SELECT count(*) FROM metric_windows_pending") == 0, timeout=1800,
-                           what="every window settled", child=worker)
-                result["settled_s"] = time.perf_counter() - done
-                print(f"{label}: windows settled {result['settled_s']:.1f} s after the last row", flush=True)
+                print(f"{label}: {n - first_n:,} of {len(items):,} deliveries, {result['rate']:,.0f} events/s from the "
+                      f"first row on (per 10 s: min {min(rates):,.0f}, max {max(rates):,.0f})", flush=True)
+                if n < len(items):
+                    print(f"{label}: stopped after {now - t0:.0f} s (--base-seconds)", flush=True)
+                    result["settled_s"] = float("nan")
+                else:
+                    wait_until(lambda: scalar("SELECT count(*) FROM metric_windows_pending") == 0, timeout=1800,
+                               what="every window settled", child=worker)
+                    result["settled_s"] = time.perf_counter() - done
+                    print(f"{label}: windows settled {result['settled_s']:.1f} s after the last row", flush=True)
             finally:
                 stop.set()
                 worker.stop()
@@ -161,6 +169,7 @@ def main() -> None:
     parser.add_argument("--base", default="main", help="the baseline commit (its warehouse worker)")
     parser.add_argument("--fresh-rate", type=float, default=5)
     parser.add_argument("--only", choices=("base", "now"), help="measure one side only")
+    parser.add_argument("--base-seconds", type=float, help="measure the baseline for this long only")
     args = parser.parse_args()
     today = datetime.now(UTC).date()
     first = today - timedelta(days=args.days)
@@ -175,7 +184,8 @@ def main() -> None:
         subprocess.run(f"git -C {REPO} archive {args.base} | tar -x -C {base_dir}", shell=True, check=True)  # noqa: S602
         for label, code in (("base", Path(base_dir)), ("now", REPO)):
             if args.only in (None, label):
-                results[label] = one_run(label, code, items, history.repos[:20], args.fresh_rate)
+                results[label] = one_run(label, code, items, history.repos[:20], args.fresh_rate,
+                                         args.base_seconds if label == "base" else None)
     if len(results) == 2:
         base, now = results["base"], results["now"]
         print(f"ratio now/{args.base}: ingest {now['rate'] / base['rate']:.2f}x, "
