@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str, str, date]  # grain, org, scope, day
 WINDOW_DAYS = 28  # the longest window: a day's data counts in windows ending up to 27 days later
 SETTLE_SECONDS = 5.0  # a scope's past keys wait until none has arrived for this long (at most 6 × this)
-SLICE_KEYS = 5_000  # about how many past keys one maintenance transaction takes (whole scopes)
+SLICE_KEYS = 1_000  # about how many past keys one maintenance transaction takes (whole scopes)
 IDLE_POLL_SECONDS = 1.0  # the maintainer looks at the queue at least this often without being woken
 _ALL_DAYS = {"lo": date.min, "hi": date.max}
 
@@ -59,7 +59,7 @@ def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys:
     since = datetime.now(UTC).date() - timedelta(days=1)
     cur.execute(queries["take_live"], {"since": since})
     keys: list[Key] = cur.fetchall()
-    if settle is not None:
+    if settle is not None and (max_keys is None or _first_to_take_settled(cur)):
         cur.execute(queries["take_settled"], {"since": since, "settle": settle,
                                               "max_keys": max_keys if max_keys is not None else 2**62})
         keys += cur.fetchall()
@@ -69,6 +69,13 @@ def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys:
         for _, sql, params in plan.statements():
             cur.execute(sql, params)
     return len(keys)
+
+
+def _first_to_take_settled(cur: Any) -> bool:
+    """One maintainer at a time takes past keys (other workers' skip that part rather than wait for it, so
+    their live keys are not held up behind a slice of history)."""
+    cur.execute("SELECT pg_try_advisory_xact_lock(hashtextextended('pillarstream.metric_windows:settled', 0))")
+    return bool(cur.fetchone()[0])
 
 
 def build_windows(cur: Any, report: Callable[[str], None] | None = None, chunk_days: int = 31) -> None:

@@ -23,7 +23,8 @@ def test_a_day_reaches_27_days_ahead():
 
 def test_overlapping_and_adjacent_days_merge_and_distant_ones_do_not():
     assert end_day_ranges(days(5, 0, 27, 28)) == [(D, D + timedelta(days=55))]
-    assert end_day_ranges(days(0, 29)) == [(D, D + timedelta(days=27)), (D + timedelta(days=29), D + timedelta(days=56))]
+    assert end_day_ranges(days(0, 29)) == [(D, D + timedelta(days=27)),
+                                           (D + timedelta(days=29), D + timedelta(days=56))]
 
 
 def test_ranges_are_clipped_to_the_span_being_built():
