@@ -12,16 +12,19 @@ are rebuilt from the queue, in one of two ways:
   so the writer never waits for windows. Each takes today's and yesterday's keys first (live dashboards),
   then the keys of earlier days of whole scopes once they have settled (no new key for SETTLE_SECONDS, or
   waiting 6 × that), so a bulk load's stretch of history is rebuilt about once, not once per batch.
+  One maintainer at a time takes past keys; transactions that rebuild the same scope take turns (an
+  advisory lock per scope), others run side by side.
 
 Either way a key leaves the queue in the transaction that rebuilds its windows: a crash (kill -9) rolls
 both back, and the keys are taken again by the next maintainer. A key committed by any other writer of the
 tables (a repository's language changed by hand) is queued by a trigger and taken the same way.
-Statements: ``sql/windows.sql``; their cost follows the keys' days, as merged ranges of end days per scope.
+Statements: ``sql/windows.sql``. The end days to rebuild are worked out once per transaction, as merged
+ranges per scope; counts and ratios slide sums, and only the kinds that need them (quantiles, distinct,
+top_share) carry samples or members, gathered element by element.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -31,7 +34,6 @@ from typing import Any
 
 from stream_processors.facts import named_queries
 
-log = logging.getLogger(__name__)
 Key = tuple[str, str, str, date]  # grain, org, scope, day
 WINDOW_DAYS = 28  # the longest window: a day's data counts in windows ending up to 27 days later
 SETTLE_SECONDS = 5.0  # a scope's past keys wait until none has arrived for this long (at most 6 × this)
@@ -65,7 +67,7 @@ def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys:
         keys += cur.fetchall()
     if keys:
         plan = rebuild_plan(keys)
-        cur.execute(queries["lock_orgs"], plan.key_params)
+        cur.execute(queries["lock_scopes"], plan.key_params)
         for _, sql, params in plan.statements():
             cur.execute(sql, params)
     return len(keys)

@@ -64,11 +64,13 @@ CROSS JOIN LATERAL (SELECT 'repository', b.repo_id::text UNION ALL SELECT 'organ
                     UNION ALL SELECT 'team', ts.team_id::text FROM team_scopes ts WHERE ts.repo_id = b.repo_id)
      AS g (grain, scope);
 
--- name: lock_orgs
--- Writers of different repositories share their organisation's roll-ups: the second waits for the first
--- to commit, then reads its buckets (each statement sees what committed before it began).
-SELECT pg_advisory_xact_lock(hashtextextended('pillarstream.metric_windows:' || org, 0))
-FROM (SELECT DISTINCT org FROM unnest(%(orgs)s::text[]) AS u (org) ORDER BY org OFFSET 0) AS ordered;
+-- name: lock_scopes
+-- Two transactions rebuilding the same scope (a live slice and a slice of history, or two workers) take
+-- turns: the second waits for the first to commit, then reads its buckets and roll-ups (each statement
+-- sees what committed before it began). Different scopes share no rows, so they never wait for each other.
+SELECT pg_advisory_xact_lock(hashtextextended('pillarstream.metric_windows:' || grain || ':' || org || ':' || scope, 0))
+FROM (SELECT DISTINCT grain, org, scope FROM unnest(%(grains)s::text[], %(orgs)s::text[], %(scopes)s::text[])
+      AS u (grain, org, scope) ORDER BY grain, org, scope OFFSET 0) AS ordered;
 
 -- name: delete_rollup_days
 DELETE FROM metric_rollup_days r
