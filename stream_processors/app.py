@@ -37,8 +37,8 @@ from stream_processors.faust_internals import hold, release, take_batches, use_l
 from stream_processors.group_writer import GroupWriter
 from stream_processors.isolation import write_isolating
 from stream_processors.prepare_process import PreparerProcess
-from stream_processors.warehouse import PostgresSink, PreparedBatch, prepare
-from stream_processors.windows import SETTLE_SECONDS
+from stream_processors.warehouse import PostgresSink, PreparedBatch
+from stream_processors.window_maintainer import WindowMaintainer
 
 log = logging.getLogger(__name__)
 ROLES = ("archiver", "warehouse")
@@ -115,10 +115,15 @@ def create_app(settings: Settings, role: str) -> faust.App:
     else:
         # Loaded (and validated) at start-up, so a bad file stops the worker before it consumes anything.
         config = load_pillar_config(settings.pillars_config)
-        preparer, sink = PreparerProcess(config), PostgresSink(settings.dsn())
+        # The writer commits facts, buckets and the keys of the windows they change; the maintainer's own
+        # connection rebuilds those windows beside it (live keys first), so windows never hold up a write.
+        preparer, sink = PreparerProcess(config), PostgresSink(settings.dsn(), windows=False)
+        maintainer = WindowMaintainer(settings.dsn())
 
         async def write_together(batches: list[PreparedBatch]) -> None:
+            maintainer.start()  # on the first write: the worker is running, not just built
             await write_until_done(lambda: sink.write_prepared(batches), "warehouse")
+            maintainer.wake()
             report(batches)
 
         # Batches are prepared side by side but written one transaction at a time; those that queue up
@@ -131,10 +136,9 @@ def create_app(settings: Settings, role: str) -> faust.App:
         async def write(records: list[RawRecord]) -> None:
             await write_isolating(records, preparer.prepare, submit)
 
-        @app.timer(interval=SETTLE_SECONDS / 2)  # type: ignore[untyped-decorator]
-        async def settle_windows() -> None:
-            # An empty batch: its transaction takes the window keys a backlog left queued (windows.py).
-            await writer.submit(prepare([], config))
+        @app.task  # type: ignore[untyped-decorator]
+        async def maintain_windows() -> None:
+            maintainer.start()  # also with nothing to consume: keys left queued by a worker that was killed
 
     @app.agent(topic, name=role, concurrency=1)
     async def process(stream: faust.StreamT[bytes]) -> None:

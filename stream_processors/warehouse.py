@@ -8,8 +8,9 @@ A batch is written in a fixed sequence of set-based statements, none per row:
 3. the metric buckets of every (UTC day, repository) the batch touched, deleted and recomputed from the
    facts (sql/buckets.sql). "Touched" is measured before and after the upserts, so a bucket a row leaves
    (a reopened pull request's old close day) is rebuilt as well as the one it enters;
-4. the materialised windows those buckets are part of (``windows.py``), in the same transaction (past
-   days' windows wait a few seconds under a backlog, their keys queued in that transaction).
+4. the keys of the materialised windows those buckets are part of, queued in the same transaction, and
+   the windows themselves rebuilt in it (``windows=True``) or, in the worker, beside it by the window
+   maintainer (``windows.py``).
 
 A record that cannot be decoded or normalised (:class:`PayloadError`: a value the warehouse cannot store,
 a missing id) becomes a :class:`DeadLetter`: it is left out of the batch, and stored in ``dead_letters``
@@ -199,9 +200,11 @@ def _render(rows: list[tuple[Any, ...]], facts: Facts, dead: list[DeadLetter]) -
                          upserts(facts), _touch_params(facts), sorted(known), dead)
 
 
-def write_prepared(cur: psycopg2.extensions.cursor, batches: Sequence[PreparedBatch]) -> None:
+def write_prepared(cur: psycopg2.extensions.cursor, batches: Sequence[PreparedBatch], *,
+                   windows: bool = True) -> None:
     """Everything the prepared batches change, inside the caller's transaction, with one bucket recompute
-    for all of them."""
+    for all of them. ``windows``: bring the materialised windows up to date in the same transaction; else
+    their keys stay queued, committed with the buckets, for the worker's window maintainer (``windows.py``)."""
     for batch in batches:
         cur.execute(*batch.deliveries)
         if batch.dead_letters:
@@ -210,19 +213,18 @@ def write_prepared(cur: psycopg2.extensions.cursor, batches: Sequence[PreparedBa
                 for d in batch.dead_letters])
     with_facts = [batch for batch in batches if batch.facts]
     if with_facts:
-        # Batches that queued up for the writer mean a backlog: windows of past days may wait (windows.py).
-        write_facts_and_buckets(cur, with_facts, backlog=len(with_facts) > 1)
-    else:
-        refresh_windows(cur)  # an empty batch (the worker's idle tick) takes what waited
+        write_facts_and_buckets(cur, with_facts, windows=windows)
+    elif windows:
+        refresh_windows(cur)  # keys queued by another writer of the tables (a language changed by hand)
 
 
 def write_batch(cur: psycopg2.extensions.cursor, records: Sequence[Consumed],
-                config: PillarConfig | None = None) -> None:
+                config: PillarConfig | None = None, *, windows: bool = True) -> None:
     """Everything one batch changes, inside the caller's transaction."""
-    write_prepared(cur, [prepare(records, config)])
+    write_prepared(cur, [prepare(records, config)], windows=windows)
 
 
-def write_facts_and_buckets(cur: Any, batches: Sequence[PreparedBatch], *, backlog: bool = False) -> None:
+def write_facts_and_buckets(cur: Any, batches: Sequence[PreparedBatch], *, windows: bool = True) -> None:
     queries = named_queries("buckets.sql")
     touch = {key: [value for batch in batches for value in batch.touch[key]] for key in batches[0].touch}
     lead_time = bool(touch["commit_repos"] or touch["status_node_ids"])
@@ -237,14 +239,14 @@ def write_facts_and_buckets(cur: Any, batches: Sequence[PreparedBatch], *, backl
         touched |= _fetch_buckets(cur, queries["touched_lead_time_days"], touch)
     touched.update(bucket for batch in batches for bucket in batch.known_buckets)
     if touched:
-        recompute_buckets(cur, touched, backlog=backlog)
-    else:
-        refresh_windows(cur, backlog=backlog)  # a language change queues windows without touching buckets
+        recompute_buckets(cur, touched, windows=windows)
+    elif windows:
+        refresh_windows(cur)  # a language change queues windows without touching buckets
 
 
-def recompute_buckets(cur: Any, buckets: Iterable[Bucket], *, backlog: bool = False) -> None:
-    """Rebuild every metric bucket of the given (day, repository) pairs from the facts, and the windows
-    they are part of."""
+def recompute_buckets(cur: Any, buckets: Iterable[Bucket], *, windows: bool = True) -> None:
+    """Rebuild every metric bucket of the given (day, repository) pairs from the facts, queue the keys of
+    the windows they are part of and, with ``windows``, bring those windows up to date."""
     queries = named_queries("buckets.sql")
     ordered = sorted(set(buckets))  # a stable order keeps concurrent writers' row locks in one order
     params = {"days": [d for d, _ in ordered], "repos": [r for _, r in ordered]}
@@ -253,7 +255,8 @@ def recompute_buckets(cur: Any, buckets: Iterable[Bucket], *, backlog: bool = Fa
     cur.execute(queries["delete_buckets"], params)
     cur.execute(queries["insert_buckets"], params)
     enqueue_buckets(cur, params)  # and the new ones
-    refresh_windows(cur, backlog=backlog)
+    if windows:
+        refresh_windows(cur)
 
 
 def _touch_params(facts: Facts) -> dict[str, list[Any]]:
@@ -283,12 +286,13 @@ class PostgresSink:
     reopened on the next. Failures are raised as classified by ``adapters/postgres_errors.py``: transient
     ones are retriable."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, windows: bool = True) -> None:
         self._db = ReconnectingConnection(dsn, connect_timeout=5)
+        self._windows = windows  # False: window keys stay queued for a WindowMaintainer
 
     def write_prepared(self, batches: Sequence[PreparedBatch]) -> None:
         with self._db.transaction() as cur:
-            write_prepared(cur, batches)
+            write_prepared(cur, batches, windows=self._windows)
 
     def close(self) -> None:
         self._db.close()

@@ -1,14 +1,26 @@
 """Materialised windows: the 1-, 7- and 28-day values of every grain, kept in ``metric_windows``.
 
-The writer rebuilds buckets of (day, repository) pairs (``warehouse.py``); the keys of those buckets — their
-repository, organisation and language on that day — are queued in ``metric_windows_pending``, and
-:func:`refresh_windows` empties the queue in the same transaction: the daily roll-ups of the wider grains for
-the queued days, then every window ending on a queued day or the 27 days after it. A crash before the
-commit leaves buckets, queue and windows as they were; a queued key that some other writer of the table
-committed (a repository's language changed by hand) is picked up by the next write. Under a backlog, keys
-of past days are left queued (committed with their buckets, so nothing is lost) for up to SETTLE_SECONDS
-and then taken together; the worker writes an empty batch every few seconds, which takes whatever is left
-once the backlog is gone. Statements: ``sql/windows.sql``.
+The writer rebuilds buckets of (day, repository) pairs (``warehouse.py``) and queues the keys of those
+buckets — their repository, organisation, language and teams on that day — in ``metric_windows_pending``,
+in the same transaction. The windows of a key are those ending on its day and the 27 days after it; they
+are rebuilt from the queue, in one of two ways:
+
+* in the writer's transaction (:func:`refresh_windows`; ``write_prepared(windows=True)``, the default of
+  the library function: backfill and tests see their windows as soon as the write commits);
+* by the worker's :class:`WindowMaintainer` (``windows=False`` in the worker's sink): a thread with its own
+  connection, woken by every write, that takes the queue in bounded transactions (:func:`maintain_slice`)
+  so the writer never waits for windows. Each takes today's and yesterday's keys first (live dashboards),
+  then the keys of earlier days of whole scopes once they have settled (no new key for SETTLE_SECONDS, or
+  waiting 6 × that), so a bulk load's stretch of history is rebuilt about once, not once per batch.
+  One maintainer at a time takes past keys; transactions that rebuild the same scope take turns (an
+  advisory lock per scope), others run side by side.
+
+Either way a key leaves the queue in the transaction that rebuilds its windows: a crash (kill -9) rolls
+both back, and the keys are taken again by the next maintainer. A key committed by any other writer of the
+tables (a repository's language changed by hand) is queued by a trigger and taken the same way.
+Statements: ``sql/windows.sql``. The end days to rebuild are worked out once per transaction, as merged
+ranges per scope; counts and ratios slide sums, and only the kinds that need them (quantiles, distinct,
+top_share) carry samples or members, gathered element by element.
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -23,7 +36,9 @@ from stream_processors.facts import named_queries
 
 Key = tuple[str, str, str, date]  # grain, org, scope, day
 WINDOW_DAYS = 28  # the longest window: a day's data counts in windows ending up to 27 days later
-SETTLE_SECONDS = 10.0  # longest wait of a past day's key under a backlog (the worker flushes when idle)
+SETTLE_SECONDS = 5.0  # a scope's past keys wait until none has arrived for this long (at most 6 × this)
+SLICE_KEYS = 1_000  # about how many past keys one maintenance transaction takes (whole scopes)
+IDLE_POLL_SECONDS = 1.0  # the maintainer looks at the queue at least this often without being woken
 _ALL_DAYS = {"lo": date.min, "hi": date.max}
 
 
@@ -32,22 +47,37 @@ def enqueue_buckets(cur: Any, params: dict[str, Any]) -> None:
     cur.execute(named_queries("windows.sql")["enqueue_buckets"], params)
 
 
-def refresh_windows(cur: Any, *, backlog: bool = False) -> int:
-    """Bring the windows of the queued keys up to date; returns the number of keys.
+def refresh_windows(cur: Any) -> int:
+    """Bring the windows of every queued key up to date in the caller's transaction; returns the number of
+    keys."""
+    return maintain_slice(cur, settle=0.0, max_keys=None)
 
-    Under a backlog (a replay, a backfill, a worker catching up: several batches written together), keys
-    of days before yesterday wait until one of them has waited SETTLE_SECONDS, so the windows of a stretch
-    of history are computed once for many batches rather than once per batch (each batch's days reach 27
-    days ahead). Today's and yesterday's keys, and every key outside a backlog, are taken at once."""
+
+def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys: int | None = SLICE_KEYS) -> int:
+    """One maintenance transaction's work (the caller commits): today's and yesterday's keys, then, unless
+    ``settle`` is None, settled keys of earlier days of whole scopes, about ``max_keys`` of them (None:
+    all); returns the number of keys taken."""
     queries = named_queries("windows.sql")
-    since = datetime.now(UTC).date() - timedelta(days=1) if backlog else None
-    cur.execute(queries["take_pending"], {"since": since, "settle": SETTLE_SECONDS})
+    since = datetime.now(UTC).date() - timedelta(days=1)
+    cur.execute(queries["take_live"], {"since": since})
     keys: list[Key] = cur.fetchall()
+    if settle is not None and (max_keys is None or _first_to_take_settled(cur)):
+        cur.execute(queries["take_settled"], {"since": since, "settle": settle,
+                                              "max_keys": max_keys if max_keys is not None else 2**62})
+        keys += cur.fetchall()
     if keys:
-        params = _key_params(keys)
-        cur.execute(queries["lock_orgs"], params)
-        _rebuild(cur, params | _ALL_DAYS)
+        plan = rebuild_plan(keys)
+        cur.execute(queries["lock_scopes"], plan.key_params)
+        for _, sql, params in plan.statements():
+            cur.execute(sql, params)
     return len(keys)
+
+
+def _first_to_take_settled(cur: Any) -> bool:
+    """One maintainer at a time takes past keys (other workers' skip that part rather than wait for it, so
+    their live keys are not held up behind a slice of history)."""
+    cur.execute("SELECT pg_try_advisory_xact_lock(hashtextextended('pillarstream.metric_windows:settled', 0))")
+    return bool(cur.fetchone()[0])
 
 
 def build_windows(cur: Any, report: Callable[[str], None] | None = None, chunk_days: int = 31) -> None:
@@ -65,8 +95,8 @@ def build_windows(cur: Any, report: Callable[[str], None] | None = None, chunk_d
         hi = min(lo + timedelta(days=chunk_days - 1), last_end)
         # Windows ending lo … hi read the daily roll-ups from lo - 27 on; those before lo were built already.
         cur.execute(queries["keys_of_days"], {"lo": lo - timedelta(days=WINDOW_DAYS - 1), "hi": hi})
-        params = _key_params(cur.fetchall())
-        _rebuild(cur, params | {"lo": lo, "hi": hi})
+        for _, sql, params in rebuild_plan(cur.fetchall(), lo, hi).statements():
+            cur.execute(sql, params)
         done = (hi - first).days + 1
         if report:
             report(f"windows: {done}/{total} days ({hi}), {time.monotonic() - started:.0f} s")
@@ -77,22 +107,58 @@ def print_progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _rebuild(cur: Any, params: dict[str, Any]) -> None:
-    """The daily roll-ups of the keys' days, then the windows ending on them and the 27 days after, both
-    limited to days lo … hi."""
-    queries = named_queries("windows.sql")
-    for name in ("delete_rollup_days", "insert_rollup_days", "delete_windows", "insert_windows"):
-        cur.execute(queries[name], params)
+@dataclass(frozen=True)
+class RebuildPlan:
+    """The statements that rebuild the keys' daily roll-ups (days lo … hi) and the windows ending on their
+    days and the 27 after (within lo … hi), with the end days merged into ranges per scope once."""
+
+    key_params: dict[str, Any]
+    range_params: dict[str, Any]
+    all_days: dict[str, date]
+
+    def statements(self) -> list[tuple[str, str, dict[str, Any]]]:
+        queries = named_queries("windows.sql")
+        keyed = self.key_params | self.all_days
+        return [("delete_rollup_days", queries["delete_rollup_days"], keyed),
+                ("insert_rollup_days", queries["insert_rollup_days"], keyed),
+                ("delete_windows", queries["delete_windows"], self.range_params),
+                ("insert_windows", queries["insert_windows"], self.range_params)]
 
 
-def _key_params(keys: Iterable[Sequence[Any]]) -> dict[str, Any]:
+def rebuild_plan(keys: Iterable[Sequence[Any]], lo: date = date.min, hi: date = date.max) -> RebuildPlan:
     grains: list[str] = []
     orgs: list[str] = []
     scopes: list[str] = []
     days: list[date] = []
+    by_scope: dict[tuple[str, str, str], set[date]] = {}
     for grain, org, scope, day in keys:
         grains.append(grain)
         orgs.append(org)
         scopes.append(scope)
         days.append(day)
-    return {"grains": grains, "orgs": orgs, "scopes": scopes, "days": days}
+        by_scope.setdefault((grain, org, scope), set()).add(day)
+    ranges: list[tuple[str, str, str, date, date]] = []
+    for (grain, org, scope), key_days in sorted(by_scope.items()):
+        for first, last in end_day_ranges(key_days, lo, hi):
+            ranges.append((grain, org, scope, first, last))
+    return RebuildPlan(
+        {"grains": grains, "orgs": orgs, "scopes": scopes, "days": days},
+        {"r_grains": [r[0] for r in ranges], "r_orgs": [r[1] for r in ranges], "r_scopes": [r[2] for r in ranges],
+         "r_firsts": [r[3] for r in ranges], "r_lasts": [r[4] for r in ranges]},
+        {"lo": lo, "hi": hi})
+
+
+def end_day_ranges(days: Iterable[date], lo: date = date.min, hi: date = date.max) -> list[tuple[date, date]]:
+    """The end days of the windows a set of days is part of (each day and the 27 after it), within lo … hi,
+    as disjoint ranges in order."""
+    merged: list[tuple[date, date]] = []
+    for day in sorted(days):
+        first = max(day, lo)
+        last = hi if day > hi - timedelta(days=WINDOW_DAYS - 1) else day + timedelta(days=WINDOW_DAYS - 1)
+        if first > last:
+            continue
+        if merged and first <= merged[-1][1] + timedelta(days=1):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged

@@ -19,21 +19,40 @@ CROSS JOIN LATERAL (SELECT 'repository', b.repo_id::text UNION ALL SELECT 'organ
      AS g (grain, scope)
 ORDER BY 1, 2, 3, 4;
 
--- name: take_pending
--- The queued keys: all of them, or with a day from %(since)s on (a backlog defers the past) unless a
--- deferred key has waited %(settle)s seconds already.
-WITH due AS (
-    SELECT %(since)s::date IS NULL
-        OR (SELECT min(queued_at) FROM metric_windows_pending WHERE day < %(since)s::date)
-           <= now() - make_interval(secs => %(settle)s) AS everything
+-- name: take_live
+-- The queued keys of days from %(since)s on (today's and yesterday's: what live dashboards show), taken
+-- first by every maintenance transaction.
+WITH taken AS (
+    DELETE FROM metric_windows_pending WHERE day >= %(since)s::date RETURNING grain, org, scope, day
+)
+SELECT DISTINCT grain, org, scope, day FROM taken;
+
+-- name: take_settled
+-- Then the keys of earlier days of whole scopes, oldest first, up to about %(max_keys)s keys: a scope's
+-- keys once its newest has waited %(settle)s seconds (nothing more arrives for it: the load moved on), or
+-- its oldest 6 × %(settle)s (it keeps arriving). Whole scopes, so a stretch of days is rebuilt once and not
+-- once per slice; %(settle)s = 0 takes every scope.
+WITH scopes AS (
+    SELECT grain, org, scope, count(*) AS n, min(queued_at) AS since
+    FROM metric_windows_pending
+    WHERE day < %(since)s::date
+    GROUP BY grain, org, scope
+    HAVING max(queued_at) <= now() - make_interval(secs => %(settle)s)
+        OR min(queued_at) <= now() - make_interval(secs => 6 * %(settle)s)
+),
+chosen AS (
+    SELECT grain, org, scope
+    FROM (SELECT grain, org, scope, sum(n) OVER (ORDER BY since, grain, org, scope) - n AS before
+          FROM scopes) AS ordered
+    WHERE before < %(max_keys)s
 ),
 taken AS (
     DELETE FROM metric_windows_pending p
-    USING due
-    WHERE due.everything OR p.day >= %(since)s::date
+    USING chosen c
+    WHERE p.grain = c.grain AND p.org = c.org AND p.scope = c.scope AND p.day < %(since)s::date
     RETURNING p.grain, p.org, p.scope, p.day
 )
-SELECT DISTINCT grain, org, scope, day FROM taken ORDER BY grain, org, scope, day;
+SELECT DISTINCT grain, org, scope, day FROM taken;
 
 -- name: keys_of_days
 -- Every key of the buckets of a span of days (building the windows from scratch).
@@ -45,11 +64,13 @@ CROSS JOIN LATERAL (SELECT 'repository', b.repo_id::text UNION ALL SELECT 'organ
                     UNION ALL SELECT 'team', ts.team_id::text FROM team_scopes ts WHERE ts.repo_id = b.repo_id)
      AS g (grain, scope);
 
--- name: lock_orgs
--- Writers of different repositories share their organisation's roll-ups: the second waits for the first
--- to commit, then reads its buckets (each statement sees what committed before it began).
-SELECT pg_advisory_xact_lock(hashtextextended('pillarstream.metric_windows:' || org, 0))
-FROM (SELECT DISTINCT org FROM unnest(%(orgs)s::text[]) AS u (org) ORDER BY org OFFSET 0) AS ordered;
+-- name: lock_scopes
+-- Two transactions rebuilding the same scope (a live slice and a slice of history, or two workers) take
+-- turns: the second waits for the first to commit, then reads its buckets and roll-ups (each statement
+-- sees what committed before it began). Different scopes share no rows, so they never wait for each other.
+SELECT pg_advisory_xact_lock(hashtextextended('pillarstream.metric_windows:' || grain || ':' || org || ':' || scope, 0))
+FROM (SELECT DISTINCT grain, org, scope FROM unnest(%(grains)s::text[], %(orgs)s::text[], %(scopes)s::text[])
+      AS u (grain, org, scope) ORDER BY grain, org, scope OFFSET 0) AS ordered;
 
 -- name: delete_rollup_days
 DELETE FROM metric_rollup_days r
@@ -59,7 +80,9 @@ WHERE r.grain = k.grain AND r.org = k.org AND r.scope = k.scope AND r.day = k.da
 
 -- name: insert_rollup_days
 -- Each key's day, rolled up from the buckets: one read of the organisation's buckets of that day serves
--- the organisation, every language and every team.
+-- the organisation, every language and every team. Sums for every kind; the samples (quantiles) and
+-- members (distinct, top_share) only where the kind needs them, gathered element by element and sorted,
+-- so the same buckets give the same row whatever order they were read in.
 WITH k AS (
     SELECT DISTINCT grain, org, scope, day
     FROM unnest(%(grains)s::text[], %(orgs)s::text[], %(scopes)s::text[], %(days)s::date[])
@@ -67,114 +90,138 @@ WITH k AS (
     WHERE grain <> 'repository' AND day BETWEEN %(lo)s AND %(hi)s
 ),
 inputs AS (
-    SELECT k.grain, k.org, k.scope, k.day, b.metric, b.value, b.numerator, b.denominator, b.samples, b.members
+    SELECT k.grain, k.org, k.scope, k.day, b.metric, d.kind, b.value, b.numerator, b.denominator, b.samples,
+           b.members
     FROM (SELECT DISTINCT org, day FROM k) AS od
     JOIN metric_buckets b ON b.day = od.day AND b.org = od.org
+    JOIN metric_definitions d ON d.metric = b.metric
     LEFT JOIN repositories r ON r.repo_id = b.repo_id
     CROSS JOIN LATERAL (SELECT 'organisation', '' UNION ALL SELECT 'language', coalesce(r.language, '')
                         UNION ALL SELECT 'team', ts.team_id::text
                                   FROM team_scopes ts WHERE ts.repo_id = b.repo_id) AS g (grain, scope)
     JOIN k ON k.grain = g.grain AND k.org = b.org AND k.scope = g.scope AND k.day = b.day
 )
+-- One row per bucket and element (n = 1 for the first; NULL for a bucket without elements): the sums count
+-- each bucket once, the arrays gather the elements.
 INSERT INTO metric_rollup_days (grain, org, scope, day, metric, value, numerator, denominator, samples, members)
 SELECT i.grain, i.org, i.scope, i.day, i.metric,
-       CASE WHEN d.kind = 'count' THEN sum(i.value) END, sum(i.numerator), sum(i.denominator),
-       -- sorted, so the same buckets give the same row whatever order they were read in
-       ARRAY(SELECT s FROM unnest(array_concat_agg(i.samples)) AS s ORDER BY s),
-       CASE WHEN d.kind = 'distinct'
-            THEN ARRAY(SELECT DISTINCT m FROM unnest(array_concat_agg(i.members)) AS m ORDER BY m)
-            ELSE ARRAY(SELECT m FROM unnest(array_concat_agg(i.members)) AS m ORDER BY m) END
+       CASE WHEN i.kind = 'count' THEN sum(i.value) FILTER (WHERE e.n IS NULL OR e.n = 1) END,
+       sum(i.numerator) FILTER (WHERE e.n IS NULL OR e.n = 1),
+       sum(i.denominator) FILTER (WHERE e.n IS NULL OR e.n = 1),
+       array_agg(e.sample ORDER BY e.sample) FILTER (WHERE e.sample IS NOT NULL),
+       CASE WHEN i.kind = 'distinct'
+            THEN array_agg(DISTINCT e.member ORDER BY e.member) FILTER (WHERE e.member IS NOT NULL)
+            ELSE array_agg(e.member ORDER BY e.member) FILTER (WHERE e.member IS NOT NULL) END
 FROM inputs i
-JOIN metric_definitions d ON d.metric = i.metric
-GROUP BY i.grain, i.org, i.scope, i.day, i.metric, d.kind;
+LEFT JOIN LATERAL unnest(CASE WHEN i.kind = 'quantile' THEN i.samples END,
+                         CASE WHEN i.kind IN ('distinct', 'top_share') THEN i.members END)
+          WITH ORDINALITY AS e (sample, member, n) ON true
+GROUP BY i.grain, i.org, i.scope, i.day, i.metric, i.kind;
 
 -- name: delete_windows
-WITH k AS (
-    SELECT DISTINCT grain, org, scope, day
-    FROM unnest(%(grains)s::text[], %(orgs)s::text[], %(scopes)s::text[], %(days)s::date[])
-         AS k (grain, org, scope, day)
-),
-t AS (
-    SELECT DISTINCT k.grain, k.org, k.scope, k.day + o AS day
-    FROM k CROSS JOIN generate_series(0, 27) AS o
-    WHERE k.day + o BETWEEN %(lo)s AND %(hi)s
-)
+-- Target end days come as merged ranges per scope (windows.py: each key's day and the 27 after it, within
+-- lo … hi), worked out once for this statement and the next.
 DELETE FROM metric_windows w
-USING t
-WHERE w.grain = t.grain AND w.org = t.org AND w.scope = t.scope AND w.day = t.day;
+USING unnest(%(r_grains)s::text[], %(r_orgs)s::text[], %(r_scopes)s::text[], %(r_firsts)s::date[],
+             %(r_lasts)s::date[]) AS r (grain, org, scope, first_day, last_day)
+WHERE w.grain = r.grain AND w.org = r.org AND w.scope = r.scope AND w.day BETWEEN r.first_day AND r.last_day;
 
 -- name: insert_windows
--- The windows ending on each key's day and the 27 days after it (within lo … hi), from the repository's
--- buckets or the wider grain's daily roll-ups: exact by kind, as the query-time view metric_rollups.
--- Each scope's days are read once, as one series per metric with a placeholder row on every window end
--- day; sliding frames over that series (1, 7 and 28 days back from each placeholder) give every window in
--- one pass, instead of reading each window's days again for each of the 28 end days a day belongs to.
-WITH k AS (
-    SELECT DISTINCT grain, org, scope, day
-    FROM unnest(%(grains)s::text[], %(orgs)s::text[], %(scopes)s::text[], %(days)s::date[])
-         AS k (grain, org, scope, day)
-),
-t AS (
-    SELECT DISTINCT k.grain, k.org, k.scope, k.day + o AS day
-    FROM k CROSS JOIN generate_series(0, 27) AS o
-    WHERE k.day + o BETWEEN %(lo)s AND %(hi)s
+-- The windows ending on every day of the target ranges, from the repository's buckets or the wider grain's
+-- daily roll-ups: exact by kind, as the query-time view metric_rollups. Each scope's days are read once, as
+-- one series per metric with a placeholder row on every window end day; sliding frames over that series
+-- (1, 7 and 28 days back from each placeholder) give every window in one pass. Counts and ratios slide
+-- sums only; quantiles, distinct and top_share slide over their samples or members one element per row
+-- (appending to an array per frame, not concatenating a growing array per day).
+WITH r AS (
+    SELECT * FROM unnest(%(r_grains)s::text[], %(r_orgs)s::text[], %(r_scopes)s::text[], %(r_firsts)s::date[],
+                         %(r_lasts)s::date[]) AS r (grain, org, scope, first_day, last_day)
 ),
 scopes AS (
     SELECT grain, org, scope, CASE WHEN grain = 'repository' THEN scope::bigint END AS repo_id,
-           min(day) - 27 AS first_day, max(day) AS last_day
-    FROM t GROUP BY grain, org, scope
+           min(first_day) - 27 AS first_day, max(last_day) AS last_day
+    FROM r GROUP BY grain, org, scope
 ),
-sources AS (
-    SELECT s.grain, s.org, s.scope, b.day, b.metric, b.value, b.numerator, b.denominator, b.samples, b.members
+sources AS MATERIALIZED (
+    SELECT s.grain, s.org, s.scope, b.day, b.metric, d.kind, d.quantile, b.value, b.numerator, b.denominator,
+           b.samples, b.members
     FROM scopes s
     JOIN metric_buckets b ON b.repo_id = s.repo_id AND b.day BETWEEN s.first_day AND s.last_day AND b.org = s.org
+    JOIN metric_definitions d ON d.metric = b.metric
     WHERE s.grain = 'repository'
     UNION ALL
-    SELECT s.grain, s.org, s.scope, r.day, r.metric, r.value, r.numerator, r.denominator, r.samples, r.members
+    SELECT s.grain, s.org, s.scope, x.day, x.metric, d.kind, d.quantile, x.value, x.numerator, x.denominator,
+           x.samples, x.members
     FROM scopes s
-    JOIN metric_rollup_days r ON r.grain = s.grain AND r.org = s.org AND r.scope = s.scope
-                             AND r.day BETWEEN s.first_day AND s.last_day
+    JOIN metric_rollup_days x ON x.grain = s.grain AND x.org = s.org AND x.scope = s.scope
+                             AND x.day BETWEEN s.first_day AND s.last_day
+    JOIN metric_definitions d ON d.metric = x.metric
     WHERE s.grain <> 'repository'
 ),
-series AS (
-    SELECT grain, org, scope, day, metric, value, numerator, denominator, samples, members, false AS target
-    FROM sources
-    UNION ALL
-    SELECT t.grain, t.org, t.scope, t.day, m.metric, NULL, NULL, NULL, NULL, NULL, true
-    FROM t
-    JOIN (SELECT DISTINCT grain, org, scope, metric FROM sources) AS m
-      ON m.grain = t.grain AND m.org = t.org AND m.scope = t.scope
+targets AS MATERIALIZED (
+    SELECT r.grain, r.org, r.scope, e.day::date AS day, m.metric, m.kind, m.quantile
+    FROM r
+    CROSS JOIN LATERAL generate_series(r.first_day, r.last_day, interval '1 day') AS e (day)
+    JOIN (SELECT DISTINCT grain, org, scope, metric, kind, quantile FROM sources) AS m
+      ON m.grain = r.grain AND m.org = r.org AND m.scope = r.scope
 ),
-rolled AS (
-    SELECT s.grain, s.org, s.scope, s.day, s.metric, s.target, d.kind, d.quantile,
-           sum(s.value) OVER w1 AS value_1, sum(s.value) OVER w7 AS value_7, sum(s.value) OVER w28 AS value_28,
-           sum(s.numerator) OVER w1 AS num_1, sum(s.numerator) OVER w7 AS num_7,
-           sum(s.numerator) OVER w28 AS num_28,
-           sum(s.denominator) OVER w1 AS den_1, sum(s.denominator) OVER w7 AS den_7,
-           sum(s.denominator) OVER w28 AS den_28,
-           array_concat_agg(s.samples) OVER w1 AS samples_1, array_concat_agg(s.samples) OVER w7 AS samples_7,
-           array_concat_agg(s.samples) OVER w28 AS samples_28,
-           array_concat_agg(s.members) OVER w1 AS members_1, array_concat_agg(s.members) OVER w7 AS members_7,
-           array_concat_agg(s.members) OVER w28 AS members_28
-    FROM series s
-    JOIN metric_definitions d ON d.metric = s.metric
-    WINDOW w1 AS (PARTITION BY s.grain, s.org, s.scope, s.metric ORDER BY s.day - DATE '2000-01-01'
+sums AS (
+    SELECT grain, org, scope, day, metric, kind, target,
+           sum(value) OVER w1 AS value_1, sum(value) OVER w7 AS value_7, sum(value) OVER w28 AS value_28,
+           sum(numerator) OVER w1 AS num_1, sum(numerator) OVER w7 AS num_7, sum(numerator) OVER w28 AS num_28,
+           sum(denominator) OVER w1 AS den_1, sum(denominator) OVER w7 AS den_7,
+           sum(denominator) OVER w28 AS den_28
+    FROM (SELECT grain, org, scope, day, metric, kind, value, numerator, denominator, false AS target
+          FROM sources WHERE kind IN ('count', 'ratio')
+          UNION ALL
+          SELECT grain, org, scope, day, metric, kind, NULL, NULL, NULL, true
+          FROM targets WHERE kind IN ('count', 'ratio')) AS series
+    WINDOW w1 AS (PARTITION BY grain, org, scope, metric ORDER BY day - DATE '2000-01-01'
                   RANGE BETWEEN CURRENT ROW AND CURRENT ROW),
-           w7 AS (PARTITION BY s.grain, s.org, s.scope, s.metric ORDER BY s.day - DATE '2000-01-01'
+           w7 AS (PARTITION BY grain, org, scope, metric ORDER BY day - DATE '2000-01-01'
                   RANGE BETWEEN 6 PRECEDING AND CURRENT ROW),
-           w28 AS (PARTITION BY s.grain, s.org, s.scope, s.metric ORDER BY s.day - DATE '2000-01-01'
+           w28 AS (PARTITION BY grain, org, scope, metric ORDER BY day - DATE '2000-01-01'
                    RANGE BETWEEN 27 PRECEDING AND CURRENT ROW)
 ),
-windows (grain, org, scope, day, metric, v1, v7, v28) AS (
-    -- Sums inline; the kinds that need the window's samples or members through window_value.
+elements AS (
+    SELECT s.grain, s.org, s.scope, s.day, s.metric, s.kind, s.quantile, e.sample, NULL::text AS member
+    FROM sources s CROSS JOIN LATERAL unnest(s.samples) AS e (sample)
+    WHERE s.kind = 'quantile'
+    UNION ALL
+    SELECT s.grain, s.org, s.scope, s.day, s.metric, s.kind, s.quantile, NULL, e.member
+    FROM sources s CROSS JOIN LATERAL unnest(s.members) AS e (member)
+    WHERE s.kind IN ('distinct', 'top_share')
+),
+arrays AS (
+    SELECT grain, org, scope, day, metric, kind, quantile, target,
+           array_agg(sample) FILTER (WHERE sample IS NOT NULL) OVER w1 AS samples_1,
+           array_agg(sample) FILTER (WHERE sample IS NOT NULL) OVER w7 AS samples_7,
+           array_agg(sample) FILTER (WHERE sample IS NOT NULL) OVER w28 AS samples_28,
+           array_agg(member) FILTER (WHERE member IS NOT NULL) OVER w1 AS members_1,
+           array_agg(member) FILTER (WHERE member IS NOT NULL) OVER w7 AS members_7,
+           array_agg(member) FILTER (WHERE member IS NOT NULL) OVER w28 AS members_28
+    FROM (SELECT grain, org, scope, day, metric, kind, quantile, sample, member, false AS target FROM elements
+          UNION ALL
+          SELECT grain, org, scope, day, metric, kind, quantile, NULL, NULL, true
+          FROM targets WHERE kind NOT IN ('count', 'ratio')) AS series
+    WINDOW w1 AS (PARTITION BY grain, org, scope, metric ORDER BY day - DATE '2000-01-01'
+                  RANGE BETWEEN CURRENT ROW AND CURRENT ROW),
+           w7 AS (PARTITION BY grain, org, scope, metric ORDER BY day - DATE '2000-01-01'
+                  RANGE BETWEEN 6 PRECEDING AND CURRENT ROW),
+           w28 AS (PARTITION BY grain, org, scope, metric ORDER BY day - DATE '2000-01-01'
+                   RANGE BETWEEN 27 PRECEDING AND CURRENT ROW)
+),
+windows (grain, org, scope, day, metric, v1, v7, v28) AS MATERIALIZED (  -- each window_value once
     SELECT grain, org, scope, day, metric,
-           CASE kind WHEN 'count' THEN value_1 WHEN 'ratio' THEN num_1 / NULLIF(den_1, 0)
-                ELSE window_value(kind, quantile, samples_1, members_1) END,
-           CASE kind WHEN 'count' THEN value_7 WHEN 'ratio' THEN num_7 / NULLIF(den_7, 0)
-                ELSE window_value(kind, quantile, samples_7, members_7) END,
-           CASE kind WHEN 'count' THEN value_28 WHEN 'ratio' THEN num_28 / NULLIF(den_28, 0)
-                ELSE window_value(kind, quantile, samples_28, members_28) END
-    FROM rolled
+           CASE kind WHEN 'count' THEN value_1 ELSE num_1 / NULLIF(den_1, 0) END,
+           CASE kind WHEN 'count' THEN value_7 ELSE num_7 / NULLIF(den_7, 0) END,
+           CASE kind WHEN 'count' THEN value_28 ELSE num_28 / NULLIF(den_28, 0) END
+    FROM sums
+    WHERE target
+    UNION ALL
+    SELECT grain, org, scope, day, metric, window_value(kind, quantile, samples_1, members_1),
+           window_value(kind, quantile, samples_7, members_7), window_value(kind, quantile, samples_28, members_28)
+    FROM arrays
     WHERE target
 )
 INSERT INTO metric_windows (grain, org, scope, day, metric, value_1d, value_7d, value_28d)

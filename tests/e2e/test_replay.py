@@ -47,6 +47,9 @@ def test_replay_rebuilds_and_is_idempotent(pipeline, db, services, gcs_bucket):
     store = open_store(gcs_bucket)
     eventually(lambda: len(store.list_names("source=webhook/")) >= 1, what="archive objects")
     eventually(lambda: sum(1 for _ in _records(store)) == len(DELIVERIES), what="all archived")
+    # Past days' windows follow the writer within seconds (the worker's window maintainer).
+    eventually(lambda: query(db.writer_dsn, "SELECT count(*) FROM metric_windows_pending")[0][0] == 0,
+               timeout=60, what="every window settled")
     original = warehouse_dump(db.writer_dsn)
     objects_before = store.list_names("source=")
     today = datetime.now(UTC).date().isoformat()

@@ -20,6 +20,9 @@ def test_demo_history_fills_every_pillar_for_the_last_28_days(pipeline, db):
         assert pipeline.post(event, body).status_code == 202
     eventually(lambda: query(db.writer_dsn, "SELECT count(*) FROM deliveries")[0][0] == len(history), timeout=120,
                what="every demo delivery in the warehouse")
+    # Past days' windows follow the writer within seconds (the worker's window maintainer).
+    eventually(lambda: query(db.writer_dsn, "SELECT count(*) FROM metric_windows_pending")[0][0] == 0,
+               timeout=60, what="every window settled")
     orgs = {row[0] for row in query(db.writer_dsn, "SELECT DISTINCT org FROM deliveries WHERE org IS NOT NULL")}
     assert orgs == {ORG}
     rows = query(db.reader_dsn, "SELECT pillar, metric FROM reporting.pillar_metrics WHERE org = %s "

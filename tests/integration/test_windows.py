@@ -21,7 +21,8 @@ from adapters.kafka_publisher import KafkaPublisher
 from pillarstream.envelope import from_payload
 from stream_processors.migrations import MIGRATIONS_DIR, migrate
 from stream_processors.warehouse import prepare, write_prepared
-from stream_processors.windows import build_windows
+from stream_processors.window_maintainer import WindowMaintainer
+from stream_processors.windows import build_windows, maintain_slice, refresh_windows
 from tests.conftest import drop_database, new_database
 from tests.harness import eventually, query
 from tests.history import Delivery, deliveries, random_history
@@ -339,7 +340,7 @@ def test_kill_9_of_the_worker_mid_maintenance_leaves_windows_consistent(pipeline
         with watcher.cursor() as cur:
             cur.execute("""SELECT count(*) FROM pg_stat_activity
                            WHERE state = 'active' AND pid <> pg_backend_pid()
-                             AND (query LIKE '-- The windows ending on each key''s day%%'
+                             AND (query LIKE '-- The windows ending on%%'
                                   OR query LIKE '-- Each key''s day, rolled up%%')""")
             return bool(cur.fetchone()[0])
 
@@ -354,10 +355,10 @@ def test_kill_9_of_the_worker_mid_maintenance_leaves_windows_consistent(pipeline
     assert int(query(db.admin_dsn, "SELECT count(*) FROM deliveries")[0][0]) > 0
     eventually(lambda: not maintaining(), timeout=60, what="the killed worker's transaction to end")
     watcher.close()
-    # What committed is consistent: windows either maintained with their buckets, or their keys queued
-    # (a backlog defers past days); taking the queue, as the next worker does, leaves them exact.
+    # What committed is consistent: windows maintained, or their keys still queued (the killed transaction
+    # rolled back with the keys it had taken); taking the queue, as the next worker does, leaves them exact.
     with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
-        write_prepared(cur, [prepare([])])
+        refresh_windows(cur)
     conn.close()
     assert_windows_exact(db.admin_dsn)
 
@@ -365,33 +366,63 @@ def test_kill_9_of_the_worker_mid_maintenance_leaves_windows_consistent(pipeline
     eventually(lambda: int(query(db.admin_dsn, "SELECT count(*) FROM deliveries")[0][0]) == len(items),
                timeout=300, what="every delivery")
     eventually(lambda: query(db.admin_dsn, "SELECT count(*) FROM metric_windows_pending")[0][0] == 0,
-               timeout=60, what="the worker's idle tick to take the deferred window keys")
+               timeout=60, what="the worker's window maintainer to take the queued keys")
     assert_windows_exact(db.admin_dsn)
 
 
-def test_a_backlog_defers_past_days_windows_and_an_idle_tick_takes_them(db):
+def test_the_maintainer_takes_live_keys_at_once_and_past_keys_by_whole_settled_scopes(db):
+    """The worker's writer leaves window keys queued; the maintainer's transactions take today's and
+    yesterday's at once, past days' once their scope settled, a bounded number of scopes at a time."""
     history = random_history(3, 20, seed=12)
     items = deliveries(history)
-    groups = [prepare(consumed(items[start:start + 200])) for start in range(0, len(items), 200)]
     with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
-        write_prepared(cur, groups)  # batches written together: a backlog
+        for start in range(0, len(items), 200):
+            write_prepared(cur, [prepare(consumed(items[start:start + 200]))], windows=False)
     conn.close()
-    pending = query(db.admin_dsn, "SELECT count(*), max(day) FROM metric_windows_pending")[0]
-    assert pending[0] > 0 and pending[1] < datetime.now(UTC).date()  # past days wait, committed
-    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows")[0][0] == 0
-
-    today = datetime.now(UTC)
-    live = random_history(1, 1, start=today.date(), seed=13, first_repo_id=400_000)
+    today = datetime.now(UTC)  # yesterday's events count as live too (and exist whatever the time of day)
+    live = random_history(1, 1, start=today.date() - timedelta(days=1), seed=13, first_repo_id=400_000)
     now_items = [d for d in deliveries(live) if d.at <= today]
-    assert now_items
+    assert any(d.event == "pull_request" for d in now_items)
     with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
-        write_prepared(cur, [prepare(consumed(now_items[:1])), prepare(consumed(now_items[1:]))])
+        write_prepared(cur, [prepare(consumed(now_items))], windows=False)
     conn.close()
-    assert query(db.admin_dsn, """SELECT count(*) FROM metric_windows_pending
-                                  WHERE day >= %s""", (today.date() - timedelta(days=1),))[0][0] == 0
-    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows WHERE scope = '400000'")[0][0] > 0
+    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows")[0][0] == 0
+    queued = query(db.admin_dsn, "SELECT count(DISTINCT (grain, org, scope)) FROM metric_windows_pending "
+                                 "WHERE day < %s", (today.date() - timedelta(days=1),))[0][0]
 
     with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
-        write_prepared(cur, [prepare([])])  # the worker's idle tick
+        maintain_slice(cur, settle=3600)  # nothing settled yet: live keys only
     conn.close()
+    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows_pending WHERE day >= %s",
+                 (today.date() - timedelta(days=1),))[0][0] == 0
+    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows WHERE scope = '400000'")[0][0] > 0
+    assert query(db.admin_dsn, "SELECT count(DISTINCT (grain, org, scope)) FROM metric_windows_pending")[0][0] \
+        == queued
+
+    slices = 0
+    while query(db.admin_dsn, "SELECT count(*) FROM metric_windows_pending")[0][0]:
+        with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+            assert maintain_slice(cur, settle=0, max_keys=1) > 0  # one whole scope per transaction
+        conn.close()
+        slices += 1
+    assert slices == queued
+    assert_windows_exact(db.admin_dsn)
+
+
+def test_the_worker_maintainer_thread_keeps_windows_exact_beside_the_writer(db):
+    items = deliveries(random_history(4, 30, seed=14))
+    random.Random(15).shuffle(items)
+    maintainer = WindowMaintainer(db.writer_dsn, settle=0.2, max_keys=50, poll=0.1)
+    maintainer.start()
+    try:
+        conn = psycopg2.connect(db.writer_dsn)
+        for start in range(0, len(items), 150):
+            with conn, conn.cursor() as cur:
+                write_prepared(cur, [prepare(consumed(items[start:start + 150]))], windows=False)
+            maintainer.wake()
+        conn.close()
+        eventually(lambda: query(db.admin_dsn, "SELECT count(*) FROM metric_windows_pending")[0][0] == 0,
+                   timeout=120, what="the maintainer to take every key")
+    finally:
+        maintainer.stop()
     assert_windows_exact(db.admin_dsn)
