@@ -303,7 +303,7 @@ def test_migrate_builds_the_windows_of_an_existing_warehouse(services, tmp_path:
         random_buckets(database.admin_dsn, seed=8)  # written by the version before 007
         capfd.readouterr()
         applied = migrate(database.admin_dsn)
-        assert [m.version for m in applied] == [7]
+        assert [m.version for m in applied][0] == 7  # then any later migration
         assert "windows: " in capfd.readouterr().err  # progress
         assert_windows_exact(database.admin_dsn)
         assert_reporting_views_unchanged(database.admin_dsn)
