@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import subprocess
 import sys
 import tempfile
@@ -39,13 +38,12 @@ sys.path.insert(0, str(REPO))
 
 import psycopg2  # noqa: E402
 
-from adapters.kafka_publisher import KafkaPublisher, ensure_topic  # noqa: E402
+from adapters.kafka_publisher import ensure_topic  # noqa: E402
 from bench.dashboard_bench import SECRET, _freshness  # noqa: E402
-from bench.services import bench_services  # noqa: E402
+from bench.services import bench_services, publish_history  # noqa: E402
 from devstack.postgres import READER, WRITER  # noqa: E402
 from devstack.process import Child, free_port, wait_until  # noqa: E402
 from devstack.stack import LocalServices, child_env, http_ok  # noqa: E402
-from pillarstream.envelope import from_payload  # noqa: E402
 from tests.history import Delivery, deliveries, random_history  # noqa: E402
 
 
@@ -75,25 +73,12 @@ def live_pipeline(code: Path, services: LocalServices, root: Path) -> Iterator[s
         receiver.stop()
 
 
-def publish(services: LocalServices, items: list[Delivery]) -> str:
-    topic = f"bulk.{uuid.uuid4().hex[:6]}"
-    ensure_topic(services.kafka.bootstrap, topic, 6, 1)
-    publisher = KafkaPublisher(services.kafka.bootstrap, topic, timeout_s=120)
-    for start in range(0, len(items), 5000):
-        publisher.publish_many([from_payload(delivery_id=d.delivery_id, event=d.event, payload=d.body,
-                                             parsed=json.loads(d.body), source="webhook",
-                                             received_at=d.at + timedelta(seconds=1))
-                                for d in items[start:start + 5000]])
-    publisher.close()
-    return topic
-
-
 def one_run(label: str, code: Path, items: list[Delivery], repos: list[Any], fresh_rate: float,
             limit_s: float | None = None) -> dict[str, float]:
     """``limit_s``: stop measuring after that long (a baseline too slow to wait for); no settle time then."""
     print(f"--- {label} ({code}) ---", flush=True)
     with bench_services(f"bench-bulk-{label}", topic="unused", partitions=1) as (root, services):
-        topic = publish(services, items)
+        topic = publish_history(services, items, "bulk")
         dsn = services.postgres.dsn(WRITER)
         conn = psycopg2.connect(dsn)
         conn.autocommit = True

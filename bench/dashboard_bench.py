@@ -63,15 +63,13 @@ sys.path.insert(0, str(REPO))
 import aiohttp  # noqa: E402
 import psycopg2  # noqa: E402
 
-from adapters.kafka_publisher import KafkaPublisher, ensure_topic  # noqa: E402
 from bench.bucket_load import load  # noqa: E402
-from bench.services import bench_services, live_pipeline  # noqa: E402
+from bench.services import bench_services, live_pipeline, publish_history  # noqa: E402
 from dashboards.bundle import Bundle  # noqa: E402
 from dashboards.query_context import UnsupportedChart, build_query, metric_label  # noqa: E402
 from devstack.postgres import ADMIN, READER, WRITER  # noqa: E402
 from devstack.process import wait_until  # noqa: E402
 from devstack.stack import LocalServices, child_env, spawn_worker  # noqa: E402
-from pillarstream.envelope import from_payload  # noqa: E402
 from pillarstream.signature import sign  # noqa: E402
 from stream_processors.windows import build_windows  # noqa: E402
 from tests.history import deliveries, random_history  # noqa: E402
@@ -107,15 +105,7 @@ def ingest(services: LocalServices, root: Path, repos: int, days: int) -> float:
     items = deliveries(random_history(repos, days, start=first, seed=1), until=datetime.now(UTC))
     print(f"history: {repos} repositories × {days} days from {first}: {len(items):,} deliveries "
           f"(generated in {time.perf_counter() - started:.0f} s)", flush=True)
-    topic = f"dash.{uuid.uuid4().hex[:6]}"
-    ensure_topic(services.kafka.bootstrap, topic, 6, 1)
-    publisher = KafkaPublisher(services.kafka.bootstrap, topic, timeout_s=120)
-    for start in range(0, len(items), 5000):
-        publisher.publish_many([from_payload(delivery_id=d.delivery_id, event=d.event, payload=d.body,
-                                             parsed=json.loads(d.body), source="webhook",
-                                             received_at=d.at + timedelta(seconds=1))
-                                for d in items[start:start + 5000]])
-    publisher.close()
+    topic = publish_history(services, items, "dash")
     dsn = services.postgres.dsn(WRITER)
     env = child_env(kafka_bootstrap=services.kafka.bootstrap, raw_topic=topic, database_url=dsn,
                     webhook_secrets=SECRET, consumer_group_prefix=f"dash-{uuid.uuid4().hex[:6]}",

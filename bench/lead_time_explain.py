@@ -23,22 +23,14 @@ sys.path.insert(0, str(REPO))
 
 import psycopg2  # noqa: E402
 
+from bench.services import consumed  # noqa: E402
 from devstack.postgres import ADMIN, WRITER, PostgresServer  # noqa: E402
 from devstack.process import free_port  # noqa: E402
-from pillarstream.envelope import from_payload  # noqa: E402
-from stream_processors.archiver import Consumed  # noqa: E402
 from stream_processors.facts import named_queries  # noqa: E402
 from stream_processors.migrations import migrate  # noqa: E402
 from stream_processors.warehouse import prepare, write_batch  # noqa: E402
 from tests.history import Delivery, deliveries, random_history  # noqa: E402
 from tests.scenario import Commit, History, Push, User, render  # noqa: E402
-
-
-def consumed(items: list[Delivery]) -> list[Consumed]:
-    return [Consumed("t", 0, i, from_payload(delivery_id=d.delivery_id, event=d.event, payload=d.body,
-                                             parsed=json.loads(d.body), source="webhook",
-                                             received_at=d.at + timedelta(seconds=1), headers={}))
-            for i, d in enumerate(items)]
 
 
 def main() -> None:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters.kafka_publisher import ensure_topic
+from adapters.kafka_publisher import KafkaPublisher, ensure_topic
 from devstack.postgres import WRITER
 from devstack.process import free_port, wait_until
 from devstack.stack import LocalServices, child_env, http_ok, spawn_receiver, spawn_worker
+from pillarstream.envelope import Envelope, from_payload
+from stream_processors.archiver import Consumed
+from tests.history import Delivery
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,3 +54,28 @@ def live_pipeline(services: LocalServices, root: Path, secret: str, settle_s: fl
     finally:
         worker.stop()
         receiver.stop()
+
+
+def envelope_of(delivery: Delivery) -> Envelope:
+    """A generated delivery as the receiver would have put it on the topic, a second after it was sent."""
+    return from_payload(delivery_id=delivery.delivery_id, event=delivery.event, payload=delivery.body,
+                        parsed=json.loads(delivery.body), source="webhook",
+                        received_at=delivery.at + timedelta(seconds=1), headers={})
+
+
+def consumed(items: Sequence[Delivery]) -> list[Consumed]:
+    """Generated deliveries as a worker reads them (for benches that call the writer directly)."""
+    return [Consumed("t", 0, i, envelope_of(d)) for i, d in enumerate(items)]
+
+
+def publish_history(services: LocalServices, items: Sequence[Delivery], prefix: str) -> str:
+    """Generated deliveries on a new topic of their own, in order, 5,000 per acknowledged send; its name."""
+    topic = f"{prefix}.{uuid.uuid4().hex[:6]}"
+    ensure_topic(services.kafka.bootstrap, topic, 6, 1)
+    publisher = KafkaPublisher(services.kafka.bootstrap, topic, timeout_s=120)
+    try:
+        for start in range(0, len(items), 5000):
+            publisher.publish_many([envelope_of(d) for d in items[start:start + 5000]])
+    finally:
+        publisher.close()
+    return topic

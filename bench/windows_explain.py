@@ -2,20 +2,18 @@
 the write path with the windows left queued, then every queued key rebuilt at once, with the statements of a
 given commit (default: main) and with the current ones, each in a transaction that is rolled back.
 
-Run: .venv/bin/python bench/windows_explain.py [--repos 30] [--days 365] [--base main] [-v]
+Run: .venv/bin/python bench/windows_explain.py [--repos 30] [--days 365] [--base a87e92b] [-v]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
 import sys
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +22,13 @@ sys.path.insert(0, str(REPO))
 
 import psycopg2  # noqa: E402
 
+from bench.services import consumed  # noqa: E402
 from devstack.postgres import ADMIN, WRITER, PostgresServer  # noqa: E402
 from devstack.process import free_port  # noqa: E402
-from pillarstream.envelope import from_payload  # noqa: E402
-from stream_processors.archiver import Consumed  # noqa: E402
 from stream_processors.migrations import migrate  # noqa: E402
 from stream_processors.warehouse import write_batch  # noqa: E402
 from stream_processors.windows import rebuild_plan  # noqa: E402
-from tests.history import Delivery, deliveries, random_history  # noqa: E402
-
-
-def consumed(items: list[Delivery]) -> list[Consumed]:
-    return [Consumed("t", 0, i, from_payload(delivery_id=d.delivery_id, event=d.event, payload=d.body,
-                                             parsed=json.loads(d.body), source="webhook",
-                                             received_at=d.at + timedelta(seconds=1), headers={}))
-            for i, d in enumerate(items)]
+from tests.history import deliveries, random_history  # noqa: E402
 
 
 def base_statements(commit: str) -> list[tuple[str, str]]:
@@ -74,7 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repos", type=int, default=30)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--base", default="main", help="the commit whose statements are the baseline")
+    parser.add_argument("--base", default="a87e92b",
+                        help="the commit whose statements are the baseline (default: before the window maintainer)")
     parser.add_argument("-v", action="store_true", help="print the plans")
     args = parser.parse_args()
     root = REPO / ".local" / f"explain-{uuid.uuid4().hex[:6]}"
