@@ -213,7 +213,7 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
             return 1
         say(f"  receiver ready ({time.monotonic() - began:.1f}s)")
         if superset:
-            from devstack.superset import SupersetServer
+            from devstack.superset_server import SupersetServer
 
             say("starting Superset (installs it on first use) ...")
             superset_server = SupersetServer(data / "superset", superset_port, services.postgres.dsn(READER))

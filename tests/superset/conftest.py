@@ -22,7 +22,7 @@ from dashboards.bundle import Bundle
 from dashboards.client import SupersetClient
 from devstack.process import free_port
 from devstack.stack import LocalServices
-from devstack.superset import SUPERSET_VENV, SupersetServer, ensure_installed
+from devstack.superset_server import SUPERSET_VENV, SupersetServer, ensure_installed
 from pillarstream.envelope import from_payload
 from stream_processors.archiver import Consumed
 from stream_processors.warehouse import write_batch

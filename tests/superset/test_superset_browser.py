@@ -25,7 +25,7 @@ from dashboards.bundle import Bundle
 from dashboards.client import SupersetClient
 from dashboards.render import Browser
 from devstack.stack import LocalServices
-from devstack.superset import SupersetServer
+from devstack.superset_server import SupersetServer
 from tests.conftest import REPO, Database, drop_database
 from tests.harness import Pipeline, eventually, pipeline_env, query
 from tests.scenario import API, BOB, D3, ORG, Commit, History, PRStep, PullRequest, at, render

@@ -15,7 +15,7 @@ from dashboards import ASSETS_DIR
 from dashboards.bundle import Bundle
 from dashboards.cli import add_parser
 from dashboards.client import SupersetClient, SupersetError
-from devstack.superset import SupersetServer
+from devstack.superset_server import SupersetServer
 from pillarstream.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.superset]

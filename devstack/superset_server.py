@@ -29,7 +29,7 @@ TEMPLATE_CACHE = REPO_ROOT / ".local" / "cache"
 # Read by Superset at start-up (SUPERSET_CONFIG_PATH). Secrets are read from files beside it, so this file
 # holds none. Kept small on purpose: everything not set here is Superset's default.
 _CONFIG = """\
-# Written by devstack/superset.py; changes are overwritten at the next start.
+# Written by devstack/superset_server.py; changes are overwritten at the next start.
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -186,7 +186,8 @@ class SupersetServer:
         """The admin user with the configured password (SUPERSET_ADMIN_PASSWORD may change between runs)."""
         with open(self.log_path, "ab") as log:
             done = subprocess.run(
-                [str(self.venv / "bin" / "python"), str(ADMIN_SCRIPT), ADMIN_USER],
+                # -P: the script's folder (devstack/, whose modules share names with packages) stays off sys.path
+                [str(self.venv / "bin" / "python"), "-P", str(ADMIN_SCRIPT), ADMIN_USER],
                 input=(self.admin_password + "\n").encode(),
                 env=self._env(),
                 cwd=self.root,
@@ -239,7 +240,7 @@ class SupersetServer:
 
 
 def main() -> int:
-    """`python -m devstack.superset [PORT]`: a local Superset in the foreground (Ctrl-C stops it), showing the
+    """`python -m devstack.superset_server [PORT]`: a local Superset in the foreground (Ctrl-C stops it), showing the
     warehouse of PILLARSTREAM_READER_DATABASE_URL or of the running `make up` stack (.local/stack.json)."""
     import json
     import signal
