@@ -2,10 +2,11 @@
 a load of a random history through the write path (tests/history.py): at several points of the load, the
 next batch as the writer meets it (the history before it, analysed), and at the end a late push arriving
 after the whole history. The statement of a given commit (default: main) and the current one run with the
-same parameters on the same warehouse (so both with the current migrations' indexes) and must find the same
-(day, repository) pairs. To measure an index, run the bench on commits with and without its migration.
+same parameters on the same warehouse (both with the current migrations' indexes, less any --drop-index) and
+must find the same (day, repository) pairs.
 
-Run: .venv/bin/python bench/lead_time_touch_explain.py [--repos 30] [--days 365] [--base main] [-v]
+Run: .venv/bin/python bench/lead_time_touch_explain.py [--repos 30] [--days 365] [--base main]
+         [--drop-index deployment_statuses_order] [-v]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import psycopg2  # noqa: E402
+from psycopg2.sql import SQL, Identifier  # noqa: E402
 
 from bench.services import consumed  # noqa: E402
 from devstack.postgres import ADMIN, WRITER, PostgresServer  # noqa: E402
@@ -61,6 +63,8 @@ def main() -> None:
     parser.add_argument("--repos", type=int, default=30)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--base", default="main", help="the commit whose statement is the baseline")
+    parser.add_argument("--drop-index", action="append", default=[],
+                        help="drop this index after migrating (to measure both statements without it)")
     parser.add_argument("-v", action="store_true", help="print the plans")
     args = parser.parse_args()
     base = base_statement(args.base)
@@ -74,6 +78,9 @@ def main() -> None:
         items = deliveries(history)
         admin = psycopg2.connect(pg.dsn(ADMIN))
         admin.autocommit = True
+        with admin.cursor() as cur:
+            for index in args.drop_index:
+                cur.execute(SQL("DROP INDEX {}").format(Identifier(index)))
         conn = psycopg2.connect(pg.dsn(WRITER))
         chunks = range(0, len(items), BATCH)
         checkpoints = {chunks[int(len(chunks) * share) - 1]: share for share in (0.1, 0.5, 0.9, 1.0)}
