@@ -60,25 +60,48 @@ WITH changed_commits AS (
     WHERE c.first_default_push_at IS NOT NULL
 ),
 shipping AS (
-    SELECT f.repo_id, f.created_at
+    -- The first deployment whose head landed at or after the commit, looked for on both sides of its landing
+    -- so that neither search reads the repository's history: (a) the deployments from the landing on, in
+    -- order (deployment_statuses_order), up to the first match, nearly always among the next few; (b) the
+    -- deployments made before the landing of a head that landed after it, reached from the commits landed
+    -- since (for a commit that arrives late: those of its delay; for one arriving in order: none).
+    SELECT c.repo_id, f.created_at
     FROM changed_commits c
     CROSS JOIN LATERAL (
-        SELECT s.repo_id, s.created_at
-        FROM commits x
-        JOIN deployment_statuses s ON s.repo_id = x.repo_id AND s.sha = x.sha
-        WHERE x.repo_id = c.repo_id AND x.first_default_push_at >= c.landed
-          AND s.state = 'success' AND s.is_production
-        ORDER BY s.created_at, s.node_id
+        SELECT u.created_at FROM (
+            (SELECT s.created_at, s.node_id
+             FROM deployment_statuses s
+             JOIN commits x ON x.repo_id = s.repo_id AND x.sha = s.sha
+             WHERE s.repo_id = c.repo_id AND s.created_at >= c.landed
+               AND s.state = 'success' AND s.is_production AND x.first_default_push_at >= c.landed
+             ORDER BY s.created_at, s.node_id
+             LIMIT 1)
+            UNION ALL
+            (SELECT s.created_at, s.node_id
+             FROM commits x
+             CROSS JOIN LATERAL (
+                 SELECT s.created_at, s.node_id FROM deployment_statuses s
+                 WHERE s.repo_id = x.repo_id AND s.sha = x.sha AND s.created_at < c.landed
+                   AND s.state = 'success' AND s.is_production
+                 OFFSET 0  -- stays a subquery: the planner may not walk the earlier deployments instead
+             ) AS s
+             WHERE x.repo_id = c.repo_id AND x.first_default_push_at >= c.landed
+             ORDER BY s.created_at, s.node_id
+             LIMIT 1)
+        ) AS u
+        ORDER BY u.created_at, u.node_id
         LIMIT 1
     ) AS f
 ),
 moved AS (
+    -- Two index look-ups joined by UNION: an OR of them reads every deployment status of every repository.
     SELECT s.repo_id, s.node_id, s.created_at, x.first_default_push_at AS head_landed
-    FROM deployment_statuses s
+    FROM (SELECT s.* FROM deployment_statuses s WHERE s.node_id = ANY (%(status_node_ids)s::text[])
+          UNION
+          SELECT s.* FROM deployment_statuses s JOIN changed_commits c ON s.repo_id = c.repo_id AND s.sha = c.sha
+         ) AS s
     LEFT JOIN commits x ON x.repo_id = s.repo_id AND x.sha = s.sha
     WHERE s.state = 'success' AND s.is_production
-      AND (s.node_id = ANY (%(status_node_ids)s::text[])
-           OR (s.repo_id, s.sha) IN (SELECT repo_id, sha FROM changed_commits))
 ),
 bounded AS (
     SELECT m.*, e.created_at AS end_at, e.node_id AS end_id
@@ -103,7 +126,7 @@ days (at, repo_id) AS (
     FROM bounded m
     JOIN deployment_statuses s ON s.repo_id = m.repo_id AND s.created_at >= m.created_at
                               AND (s.created_at, s.node_id) > (m.created_at, m.node_id)
-                              AND (m.end_at IS NULL OR s.created_at <= m.end_at)
+                              AND s.created_at <= coalesce(m.end_at, 'infinity')
                               AND (m.end_at IS NULL OR (s.created_at, s.node_id) <= (m.end_at, m.end_id))
     WHERE m.head_landed IS NOT NULL AND s.state = 'success' AND s.is_production
 )

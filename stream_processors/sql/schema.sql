@@ -657,6 +657,7 @@ CREATE INDEX deliveries_event ON public.deliveries USING btree (event, received_
 CREATE UNIQUE INDEX deliveries_pkey ON public.deliveries USING btree (delivery_id);
 CREATE INDEX deliveries_received_at ON public.deliveries USING btree (received_at);
 CREATE INDEX deployment_statuses_deployment ON public.deployment_statuses USING btree (deployment_id);
+CREATE INDEX deployment_statuses_order ON public.deployment_statuses USING btree (repo_id, created_at, node_id) WHERE ((state = 'success'::text) AND is_production);
 CREATE UNIQUE INDEX deployment_statuses_pkey ON public.deployment_statuses USING btree (node_id);
 CREATE INDEX deployment_statuses_sha ON public.deployment_statuses USING btree (repo_id, sha);
 CREATE INDEX deployment_statuses_time ON public.deployment_statuses USING btree (repo_id, created_at);

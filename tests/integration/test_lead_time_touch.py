@@ -18,7 +18,7 @@ from stream_processors.facts import named_queries
 from stream_processors.warehouse import prepare, recompute_buckets, write_batch
 from tests.history import Delivery, deliveries, random_history
 from tests.scenario import Commit as HistoryCommit
-from tests.scenario import History, Push, User, render
+from tests.scenario import Deployment, History, Push, Repo, Status, User, render
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +77,47 @@ def test_a_late_commit_rebuilds_only_the_deployment_that_ships_it(db):
     assert later_days > 10  # the old rule rebuilt every one of these days
     assert before == []  # the commit was unknown: it was shipped by no deployment
     assert after == [(first_deployment.astimezone(UTC).date(), repo.id)]
+
+
+def test_a_late_commit_shipped_by_a_deployment_made_before_it_landed(db):
+    # A deployment of a head that was not yet on the default branch (day 5) ships every commit that lands
+    # up to its head's landing (day 7), so a commit that lands on day 6 and arrives last belongs to day 5,
+    # not to the next deployment made after it landed (day 9).
+    dev = User("dev1", 20_001)
+    repo = Repo(300_001, "early-deploys", "Python")
+
+    def at(day: int) -> datetime:
+        return datetime(2024, 3, day, 12, tzinfo=UTC)
+
+    base = HistoryCommit("base", dev, at(1))
+    late = HistoryCommit("late", dev, at(6) - timedelta(hours=1))
+    head = HistoryCommit("head", dev, at(4))
+    early = History(repos=[repo], pushes=[
+        Push(repo, "main", "0" * 40, (base,), dev, at(1)),
+        Push(repo, "main", base.sha, (late,), dev, at(6)),
+        Push(repo, "main", late.sha, (head,), dev, at(7)),
+    ], deployments=[
+        Deployment(900_001, repo, base, "production", at(2), dev, (Status(900_011, "success", at(2)),)),
+        Deployment(900_002, repo, head, "production", at(5), dev, (Status(900_012, "success", at(5)),)),
+        Deployment(900_003, repo, head, "production", at(9), dev, (Status(900_013, "success", at(9)),)),
+    ])
+    items = [Delivery(o.at, o.event, f"early-{i}", json.dumps(o.payload).encode())
+             for i, o in enumerate(render(early))]
+    late_push = [d for d in items if d.event == "push" and late.sha in d.body.decode()
+                 and head.sha not in d.body.decode()]
+    assert len(late_push) == 1
+    feed(db.writer_dsn, [d for d in items if d not in late_push], 500)
+    batch = prepare(consumed(late_push))
+    query = named_queries("buckets.sql")["touched_lead_time_days"]
+
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        for statement in batch.facts:
+            cur.execute(*statement)
+        cur.execute(query, batch.touch)
+        after = cur.fetchall()
+    conn.close()
+
+    assert after == [(at(5).date(), repo.id)]
 
 
 def test_buckets_equal_a_full_recompute_whatever_order_the_history_arrives_in(db):
