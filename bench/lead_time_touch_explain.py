@@ -1,11 +1,11 @@
 """EXPLAIN ANALYZE of ``touched_lead_time_days`` (the deployment days whose lead time a batch changes) during
 a load of a random history through the write path (tests/history.py): at several points of the load, the
 next batch as the writer meets it (the history before it, analysed), and at the end a late push arriving
-after the whole history. The statement of a given commit (default: main) and the current one run with the
-same parameters on the same warehouse (both with the current migrations' indexes, less any --drop-index) and
-must find the same (day, repository) pairs.
+after the whole history. The statement of a given commit (default: 2a501d0, before the rewrite) and the
+current one run with the same parameters on the same warehouse (both with the current migrations' indexes,
+less any --drop-index) and must find the same (day, repository) pairs.
 
-Run: .venv/bin/python bench/lead_time_touch_explain.py [--repos 30] [--days 365] [--base main]
+Run: .venv/bin/python bench/lead_time_touch_explain.py [--repos 30] [--days 365] [--base 2a501d0]
          [--drop-index deployment_statuses_order] [-v]
 """
 
@@ -62,7 +62,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repos", type=int, default=30)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--base", default="main", help="the commit whose statement is the baseline")
+    parser.add_argument("--base", default="2a501d0",
+                        help="the commit whose statement is the baseline (default: before the rewrite)")
     parser.add_argument("--drop-index", action="append", default=[],
                         help="drop this index after migrating (to measure both statements without it)")
     parser.add_argument("-v", action="store_true", help="print the plans")
