@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -28,11 +27,9 @@ sys.path.insert(0, str(REPO))
 import psycopg2  # noqa: E402
 from psycopg2.sql import SQL, Identifier  # noqa: E402
 
-from bench.services import consumed  # noqa: E402
-from devstack.postgres import ADMIN, WRITER, PostgresServer  # noqa: E402
-from devstack.process import free_port  # noqa: E402
+from bench.services import consumed, scratch_warehouse  # noqa: E402
+from devstack.postgres import ADMIN, WRITER  # noqa: E402
 from stream_processors.facts import named_queries  # noqa: E402
-from stream_processors.migrations import migrate  # noqa: E402
 from stream_processors.warehouse import prepare, write_batch  # noqa: E402
 from tests.history import Delivery, deliveries, random_history  # noqa: E402
 from tests.scenario import Commit, History, Push, User, render  # noqa: E402
@@ -70,11 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     base = base_statement(args.base)
     now = named_queries("buckets.sql")["touched_lead_time_days"]
-    root = REPO / ".local" / f"explain-{uuid.uuid4().hex[:6]}"
-    pg = PostgresServer(root / "pg", free_port(), durable=False)
-    pg.start()
-    try:
-        migrate(pg.dsn(ADMIN))
+    with scratch_warehouse() as pg:
         history = random_history(args.repos, args.days)
         items = deliveries(history)
         admin = psycopg2.connect(pg.dsn(ADMIN))
@@ -109,9 +102,6 @@ def main() -> None:
               f"ratio {totals[args.base] / totals['now']:.1f}x")
         conn.close()
         admin.close()
-    finally:
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def compare(cur: Any, label: str, touch: dict[str, Any], base: tuple[str, str], now: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -12,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from adapters.kafka_publisher import KafkaPublisher, ensure_topic
-from devstack.postgres import WRITER
+from devstack.postgres import ADMIN, WRITER, PostgresServer
 from devstack.process import free_port, wait_until
 from devstack.stack import LocalServices, child_env, http_ok, spawn_receiver, spawn_worker
 from pillarstream.envelope import Envelope, from_payload
 from stream_processors.archiver import Consumed
+from stream_processors.migrations import migrate
 from tests.history import Delivery
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,6 +35,20 @@ def bench_services(name: str, **options: Any) -> Iterator[tuple[Path, LocalServi
     finally:
         services.stop()
         services.remove()
+
+
+@contextmanager
+def scratch_warehouse() -> Iterator[PostgresServer]:
+    """A throwaway Postgres of its own, migrated, for benches that call the writer directly; removed after."""
+    root = REPO / ".local" / f"explain-{uuid.uuid4().hex[:6]}"
+    pg = PostgresServer(root / "pg", free_port(), durable=False)
+    pg.start()
+    try:
+        migrate(pg.dsn(ADMIN))
+        yield pg
+    finally:
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @contextmanager

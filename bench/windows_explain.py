@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +20,8 @@ sys.path.insert(0, str(REPO))
 
 import psycopg2  # noqa: E402
 
-from bench.services import consumed  # noqa: E402
-from devstack.postgres import ADMIN, WRITER, PostgresServer  # noqa: E402
-from devstack.process import free_port  # noqa: E402
-from stream_processors.migrations import migrate  # noqa: E402
+from bench.services import consumed, scratch_warehouse  # noqa: E402
+from devstack.postgres import WRITER  # noqa: E402
 from stream_processors.warehouse import write_batch  # noqa: E402
 from stream_processors.windows import rebuild_plan  # noqa: E402
 from tests.history import deliveries, random_history  # noqa: E402
@@ -68,11 +64,7 @@ def main() -> None:
                         help="the commit whose statements are the baseline (default: before the window maintainer)")
     parser.add_argument("-v", action="store_true", help="print the plans")
     args = parser.parse_args()
-    root = REPO / ".local" / f"explain-{uuid.uuid4().hex[:6]}"
-    pg = PostgresServer(root / "pg", free_port(), durable=False)
-    pg.start()
-    try:
-        migrate(pg.dsn(ADMIN))
+    with scratch_warehouse() as pg:
         items = deliveries(random_history(args.repos, args.days))
         conn = psycopg2.connect(pg.dsn(WRITER))
         started = time.perf_counter()
@@ -91,9 +83,6 @@ def main() -> None:
             now = run(cur, "now", plan.statements(), args.v)
             print(f"ratio {args.base}/now: {before / now:.2f}x")
         conn.close()
-    finally:
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
