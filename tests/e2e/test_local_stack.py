@@ -76,7 +76,7 @@ def up_command(tmp_path):
     shutil.rmtree(data, ignore_errors=True)
 
 
-ERROR_LINE = re.compile(r'"level": "(error|critical)"|\b(ERROR|CRITICAL|Traceback)\b')
+ERROR_LINE = re.compile(r'"level": "(error|critical)"|\b(ERROR|CRITICAL|FATAL|PANIC|Traceback)\b|Permission denied')
 
 
 def error_lines(*files: Path) -> list[str]:
@@ -98,7 +98,8 @@ def test_up_demo_and_ctrl_c(up_command, tmp_path):
     assert len(status["webhook_secret"]) >= 32 and status["postgres_dsn"].startswith("postgresql://")
     assert status["archive_url"] == f"file://{data}/archive"
     # A normal start says nothing alarming: not on the console, not in any service's log.
-    assert error_lines(tmp_path / "up.log", *(data / "logs").glob("*.log")) == []
+    assert error_lines(tmp_path / "up.log", *(data / "logs").glob("*.log"), data / "postgres" / "postgres.log",
+                       data / "kafka" / "kafka.log") == []
     assert "Kafka ready" in (tmp_path / "up.log").read_text()
 
     demo = run("demo", "--timeout", "60")
