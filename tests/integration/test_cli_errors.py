@@ -35,6 +35,7 @@ def test_kafka_unreachable(command, tmp_path):
     line = one_line(answer)
     assert answer.returncode == EXIT_UNAVAILABLE
     assert line.startswith(f"pillarstream {command[0]}: ") and "Kafka" in line and bootstrap in line
+    assert line.endswith(": connection refused"), line  # the cause in words, not kafka-python's "error 111"
 
 
 def test_migrate_with_a_dsn_that_is_not_one():
