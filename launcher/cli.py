@@ -265,7 +265,7 @@ def as_project_error(exc: Exception, settings: Settings | None, dsn: str | None 
         # libpq names the host and port it tried ('connection to server at "h", port 5432 failed: ...').
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return Unavailable(f"Postgres: {first_line}")
-    return _Unexpected(f"unexpected {type(exc).__name__}: {exc} (LOG_LEVEL=DEBUG shows the traceback)")
+    return _Unexpected(f"unexpected {type(exc).__name__}: {exc} (PILLARSTREAM_LOG_LEVEL=DEBUG shows the traceback)")
 
 
 class _Unexpected(PillarstreamError):
