@@ -195,6 +195,9 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
                         data_dir=str(data), log_level=settings.log_level,
                         # Text files for a person at the console, unless LOG_FORMAT was asked for.
                         log_format=settings.log_format if "log_format" in settings.model_fields_set else "text")
+        # The receiver's per-worker metric files under DATA_DIR, cleared at each (re)start: a receiver killed
+        # with -9 (and restarted) leaves no folder of its own in the temporary directory.
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(data / "receiver-metrics")
         logs = data / "logs"
         began = time.monotonic()
         say("starting the receiver and the workers ...")

@@ -185,6 +185,10 @@ def test_up_brings_every_killed_service_back(up_command, tmp_path):
 
     for name in ("kafka", "postgres", "receiver"):
         pid = status["services"][name]["pid"]
+        if name == "receiver":  # its metric files go with the stack's folder, not left in the temporary directory
+            environ = dict(entry.split("=", 1) for entry in
+                           Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in entry)
+            assert Path(environ["PROMETHEUS_MULTIPROC_DIR"]).parent == data
         os.kill(pid, signal.SIGKILL)
         status = eventually(lambda n=name, p=pid: (s := ready(run)) and s["services"][n]["pid"] != p
                             and s["services"][n]["running"] and s, timeout=120, interval=0.5,
