@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -296,6 +297,10 @@ def stack_status(settings: Settings) -> dict[str, Any]:
         return {"ready": False, "error": f"no running stack ({path} missing): run `make up`"}
     stack: dict[str, Any] = json.loads(path.read_text())
     stack["webhook_secret"] = Path(stack.pop("webhook_secret_file")).read_text().strip()
+    for service in stack.get("services", {}).values():  # the file is written when something changes: uptime is now's
+        if service.get("running") and service.get("started_at"):
+            since = datetime.fromisoformat(service["started_at"]).timestamp()
+            service["up_for_s"] = round(max(0.0, time.time() - since), 1)
     base = stack["webhook_url"].rsplit("/webhooks/", 1)[0]
     try:
         connect(stack["postgres_dsn"], connect_timeout=2).close()

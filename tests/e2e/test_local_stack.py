@@ -109,6 +109,10 @@ def test_up_demo_and_ctrl_c(up_command, tmp_path):
     assert f"archive: {sent}/{sent} deliveries" in demo.stdout
     for pillar in ("version_control", "compatibility", "infrastructure", "team"):
         assert re.search(rf"dashboards  {pillar} +\d+ metrics", demo.stdout), demo.stdout
+    # Uptimes are as of each `status`, not of the last change the supervisor wrote down (nothing restarted since).
+    later = ready(run)
+    assert all(later["services"][name]["up_for_s"] > service["up_for_s"]
+               for name, service in status["services"].items()), (status["services"], later["services"])
 
     up.send_signal(signal.SIGINT)
     up.wait(timeout=90)
