@@ -14,6 +14,8 @@ import asyncio
 import base64
 import json
 import logging
+import os
+import re
 import ssl
 import threading
 import time
@@ -98,8 +100,15 @@ class _FirstError(logging.Filter):
             return True
         if self.reason is None:
             # "<BrokerConnection ... host=...>: SaslAuthenticate error: ..." -> what follows the connection
-            self.reason = record.getMessage().rpartition(">: ")[2].removeprefix("Closing connection. ")
+            self.reason = _plain(record.getMessage().rpartition(">: ")[2].removeprefix("Closing connection. "))
         return False
+
+
+def _plain(reason: str) -> str:
+    """kafka-python reports a failed connect as an errno ("Connect attempt returned error 111. Disconnecting."):
+    say what it means ("connection refused")."""
+    found = re.match(r"Connect attempt returned error (\d+)", reason)
+    return os.strerror(int(found[1])).lower() if found else reason
 
 
 @contextmanager

@@ -16,6 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from adapters.github_client import transport_cause
 from dashboards.bundle import Bundle, DatabaseTarget
 from pillarstream.errors import PillarstreamError
 
@@ -110,7 +111,8 @@ class SupersetClient:
                 session.get(f"{self.url}/api/v1/security/csrf_token/", timeout=self.timeout), "csrf_token"
             )
         except requests.RequestException as exc:
-            raise SupersetError(f"cannot reach Superset at {self.url}: {exc}", retriable=True) from exc
+            raise SupersetError(f"cannot reach Superset at {self.url} ({transport_cause(exc)})",
+                                retriable=True) from exc
         # Superset checks the Referer on CSRF-protected requests over HTTPS; harmless over HTTP.
         session.headers.update({"X-CSRFToken": csrf.json()["result"], "Referer": self.url})
         return session
@@ -120,7 +122,7 @@ class SupersetClient:
         try:
             answer = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
-            raise SupersetError(f"{method} {path}: {exc}", retriable=True) from exc
+            raise SupersetError(f"{method} {path} at {self.url}: {transport_cause(exc)}", retriable=True) from exc
         return self._check(answer, f"{method} {path}")
 
     def _check(self, answer: requests.Response, what: str) -> requests.Response:

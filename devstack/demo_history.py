@@ -2,11 +2,13 @@
 
 Built from the real GitHub payloads bundled in ``pillarstream/demo_deliveries`` (octokit/webhooks
 examples): each delivery is one of them with its identities, repository, organisation and times rewritten.
-The story, for the organisation ``Octocoders`` and two repositories, on each of the last ``DAYS`` days
-(times relative to now, so Superset's default last-28-days view covers it): a push of two commits to the
-default branch, a pull request opened, reviewed by a colleague and merged, check runs (one flaky: a failure
-then a success on the same commit every third day), a production deployment of the pushed head (a failed
-attempt first every fourth day); and two incidents, opened and closed a few hours later.
+The story, for the organisation ``Octocoders`` and two repositories, each owned by a team (the teams come
+first, so every day's figures also count for its team), on each of the last ``DAYS`` days (times relative to
+now, so Superset's default last-28-days view covers it): a push of two commits to the default branch, a pull
+request opened, reviewed by a colleague and merged, check runs (one flaky: a failure then a success on the same
+commit every third day), a CI workflow run of the pushed head (failed every fifth day), a production deployment
+of the pushed head (a failed attempt first every fourth day); and two incidents, opened and closed a few hours
+later. A ``team`` delivery's team is GitHub's REST example of a team (``rest.list-teams.json``), renamed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ ORG = "Octocoders"
 DAYS = 21
 PEOPLE = [("Codertocat", 21031067), ("octocat", 583231), ("monalisa", 2), ("hubot", 480938)]
 REPOS = [(186853002, "Hello-World", "Python"), (186853003, "Hello-Service", "Go")]
+TEAMS = [(3100001, "web", "Web"), (3100002, "services", "Services")]  # the owners of REPOS, in that order
 INCIDENT_DAYS = (12, 3)  # days ago
 
 
@@ -29,7 +32,14 @@ def templates() -> dict[str, dict[str, Any]]:
     """The bundled payloads by file name without ``.json`` (``push``, ``push.to-default-branch``, ...)."""
     folder = resources.files("pillarstream") / "demo_deliveries"
     return {item.name.removesuffix(".json"): json.loads(item.read_bytes())
-            for item in folder.iterdir() if item.name.endswith(".json")}
+            for item in folder.iterdir() if item.name.endswith(".json") and not item.name.startswith("rest.")}
+
+
+def team_template() -> dict[str, Any]:
+    """GitHub's REST example of a team: a ``team`` delivery carries the same object."""
+    teams: list[dict[str, Any]] = json.loads(
+        (resources.files("pillarstream") / "demo_deliveries" / "rest.list-teams.json").read_bytes())
+    return teams[0]
 
 
 def _time(moment: datetime) -> str:
@@ -64,9 +74,9 @@ class _History:
         body["owner"] = copy.deepcopy(self.org) | {"type": "Organization"}
         return body
 
-    def add(self, at: datetime, event: str, template: str, repo: tuple[int, str, str], sender: int,
+    def add(self, at: datetime, event: str, template: str | None, repo: tuple[int, str, str], sender: int,
             **fields: Any) -> dict[str, Any]:
-        body = copy.deepcopy(self.t[template])
+        body = copy.deepcopy(self.t[template]) if template else {}
         body.update(fields, repository=self.repository(repo, at), organization=copy.deepcopy(self.org),
                     sender=self.user(sender))
         self.deliveries.append((at, event, body))
@@ -135,6 +145,24 @@ class _History:
         self.add(merged, "pull_request", "pull_request", repo, reviewer, action="closed", number=number,
                  pull_request=pr)
 
+        workflow = copy.deepcopy(self.t["workflow_run"]["workflow_run"])
+        run_id = 600000 + repo_id % 1000 * 1000 + ago
+        ran = base + timedelta(minutes=12)
+        workflow.update(id=run_id, node_id=f"demo-run-{run_id}", name="CI", display_title=commits[-1]["message"],
+                        event="push", head_branch="master", head_sha=self.heads[repo_id], status="completed",
+                        conclusion="failure" if ago % 5 == 2 else "success", run_number=1000 - ago, run_attempt=1,
+                        created_at=_time(ran), run_started_at=_time(ran),
+                        updated_at=_time(ran + timedelta(minutes=6 + ago % 4)), pull_requests=[],
+                        html_url=f"https://github.com/{ORG}/{name}/actions/runs/{run_id}",
+                        actor=self.user(author), triggering_actor=self.user(author))
+        workflow["head_commit"] = copy.deepcopy(workflow["head_commit"]) | {
+            "id": self.heads[repo_id], "tree_id": commits[-1]["tree_id"], "message": commits[-1]["message"],
+            "timestamp": commits[-1]["timestamp"]}
+        workflow["repository"] = workflow["head_repository"] = self.repository(repo, ran)
+        self.add(ran + timedelta(minutes=6 + ago % 4), "workflow_run", "workflow_run", repo, author,
+                 action="completed", workflow_run=workflow,
+                 workflow=copy.deepcopy(self.t["workflow_run"]["workflow"]) | {"name": "CI"})
+
         deployment = copy.deepcopy(self.t["deployment_status"]["deployment"])
         deployed = merged + timedelta(minutes=30)
         deployment.update(id=300000 + repo_id % 1000 * 1000 + ago, sha=self.heads[repo_id], ref="master",
@@ -149,6 +177,17 @@ class _History:
                           updated_at=_time(at))
             self.add(at, "deployment_status", "deployment_status", repo, author, action="created",
                      deployment_status=status, deployment=deployment | {"updated_at": _time(at)})
+
+    def team_owns(self, at: datetime, team: tuple[int, str, str], repo: tuple[int, str, str]) -> None:
+        team_id, slug, name = team
+        body = copy.deepcopy(team_template())
+        body.update(id=team_id, node_id=f"demo-team-{team_id}", name=name, slug=slug, description=f"{name} team",
+                    permission="push", parent=None, url=f"https://api.github.com/teams/{team_id}",
+                    html_url=f"https://github.com/orgs/{ORG}/teams/{slug}",
+                    members_url=f"https://api.github.com/teams/{team_id}/members{{/member}}",
+                    repositories_url=f"https://api.github.com/teams/{team_id}/repos")
+        # A team delivery is its action, the team, and the usual repository, organisation and sender.
+        self.add(at, "team", None, repo, 0, action="added_to_repository", team=body)
 
     def incident(self, ago: int, number: int) -> None:
         repo = REPOS[0]
@@ -167,6 +206,8 @@ class _History:
 def demo_history(now: datetime | None = None, days: int = DAYS) -> list[tuple[str, bytes]]:
     """(event, body) pairs in the order they happened, all of organisation ``ORG``, ending before ``now``."""
     history = _History(now or datetime.now(UTC))
+    for team, repo in zip(TEAMS, REPOS, strict=True):
+        history.team_owns(history.now - timedelta(days=days + 1), team, repo)
     for ago in range(days - 1, -1, -1):
         for r, repo in enumerate(REPOS):
             history.day(ago, r, repo)

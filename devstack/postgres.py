@@ -120,7 +120,7 @@ class PostgresServer:
         if not (self.cluster / "PG_VERSION").exists():
             self._initdb()
         self.launch()
-        wait_until(self._answers, timeout=timeout, what=f"PostgreSQL on port {self.port}", child=self.child)
+        wait_until(self._ready, timeout=timeout, what=f"PostgreSQL on port {self.port}", child=self.child)
         self._ensure_roles()
 
     def launch(self) -> Child:
@@ -131,9 +131,10 @@ class PostgresServer:
                 "-c", "max_connections=200", "-c", "shared_buffers=128MB"]
         if not self.durable:  # tests only: a crash of the test machine loses nothing anyone keeps
             argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        # SIGINT is Postgres' fast shutdown; SIGTERM would wait for every client to leave.
+        # SIGINT is Postgres' fast shutdown; SIGTERM would wait for every client to leave. Started in /, since
+        # as root the server's user may not enter the caller's folder (it logs "Permission denied" otherwise).
         self.child = Child("postgres", argv, self.data_dir / "postgres.log",
-                           stop_signal=signal.SIGINT, user=_run_as())
+                           stop_signal=signal.SIGINT, user=_run_as(), cwd=Path("/"))
         return self.child
 
     def remove_stale_pid_file(self) -> None:
@@ -182,7 +183,7 @@ class PostgresServer:
             done = subprocess.run(
                 [str(server_bin() / "initdb"), "-D", str(self.cluster), "-U", ADMIN, f"--pwfile={pwfile}",
                  "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
-                capture_output=True, stdin=subprocess.DEVNULL, user=user)
+                capture_output=True, stdin=subprocess.DEVNULL, user=user, cwd="/")
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         if done.returncode != 0:
@@ -199,6 +200,16 @@ class PostgresServer:
 
     def admin_connect(self, database: str = "postgres") -> psycopg2.extensions.connection:
         return psycopg2.connect(self.dsn(ADMIN, database), connect_timeout=3)
+
+    def _ready(self) -> bool:
+        """Our postmaster says it accepts connections, in its ``postmaster.pid`` (as ``pg_ctl -w`` waits): a
+        connection attempt before then is refused with a FATAL line in the server's log at every start."""
+        try:
+            lines = (self.cluster / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            return False
+        ours = self.child is not None and lines[:1] == [str(self.child.pid)]
+        return ours and len(lines) > 7 and lines[7].strip() == "ready" and self._answers()
 
     def _answers(self) -> bool:
         try:

@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -127,15 +128,41 @@ class Port:
     make_variable: str
 
 
-def busy_port_message(port: Port, taken: set[int]) -> str:
-    """One line: which port, for what, held by which process (when /proc shows it), and a free one to use."""
-    owner = port_owner(port.number)
-    candidates = (p for p in range(port.number + 1, min(port.number + 500, 65536)) if p not in taken)
-    other = next((p for p in candidates if not port_busy(p)), None)
+def free_port_after(number: int, taken: set[int]) -> int | None:
+    """The first port after ``number`` that is free and not ``taken``; it is added to ``taken``."""
+    candidates = (p for p in range(number + 1, min(number + 500, 65536)) if p not in taken)
+    found = next((p for p in candidates if not port_busy(p)), None)
+    if found:
+        taken.add(found)
+    return found
+
+
+def _instead(port: Port, other: int | None) -> str:
     instead = f"{other}" if other else "N"
+    return f"make up {port.make_variable}={instead}  (or pillarstream up {port.flag} {instead})"
+
+
+def busy_port_message(port: Port, taken: set[int]) -> str:
+    """One line: which port, for what, held by which process (when /proc shows it), and a free one to use (each
+    suggestion a different port: ``taken`` holds the ports chosen and suggested so far)."""
+    owner = port_owner(port.number)
     return (f"pillarstream up: port {port.number} ({port.what}) is in use"
             + (f" by {owner}" if owner else "") + ". Stop that process, or choose another port: "
-            f"make up {port.make_variable}={instead}  (or pillarstream up {port.flag} {instead})")
+            + _instead(port, free_port_after(port.number, taken)))
+
+
+def port_problems(ports: list[Port]) -> list[str]:
+    """One line for each port given to two services and each port in use; empty when ``up`` may start."""
+    taken = {port.number for port in ports}
+    lines = []
+    for port in ports:
+        first = next(p for p in ports if p.number == port.number)
+        if first is not port:
+            lines.append(f"pillarstream up: port {port.number} is given for both {first.what} and {port.what}: "
+                         + _instead(port, free_port_after(port.number, taken)))
+        elif port_busy(port.number):
+            lines.append(busy_port_message(port, taken))
+    return lines
 
 
 def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9092, controller_port: int = 9093,
@@ -147,10 +174,10 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
              Port(controller_port, "Kafka's KRaft controller", "--controller-port", "CONTROLLER_PORT"),
              Port(postgres_port, "PostgreSQL", "--postgres-port", "POSTGRES_PORT"),
              *([Port(superset_port, "Superset", "--superset-port", "SUPERSET_PORT")] if superset else [])]
-    busy = [port for port in ports if port_busy(port.number)]
-    for port in busy:
-        print(busy_port_message(port, {p.number for p in ports}), file=sys.stderr)
-    if busy:
+    problems = port_problems(ports)
+    for line in problems:
+        print(line, file=sys.stderr)
+    if problems:
         return 1
     say = partial(print, flush=True)
     services = LocalServices(data, kafka_port=kafka_port, controller_port=controller_port, pg_port=postgres_port,
@@ -195,6 +222,9 @@ def run_up(settings: Settings, *, receiver_port: int = 8080, kafka_port: int = 9
                         data_dir=str(data), log_level=settings.log_level,
                         # Text files for a person at the console, unless LOG_FORMAT was asked for.
                         log_format=settings.log_format if "log_format" in settings.model_fields_set else "text")
+        # The receiver's per-worker metric files under DATA_DIR, cleared at each (re)start: a receiver killed
+        # with -9 (and restarted) leaves no folder of its own in the temporary directory.
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(data / "receiver-metrics")
         logs = data / "logs"
         began = time.monotonic()
         say("starting the receiver and the workers ...")
@@ -267,6 +297,10 @@ def stack_status(settings: Settings) -> dict[str, Any]:
         return {"ready": False, "error": f"no running stack ({path} missing): run `make up`"}
     stack: dict[str, Any] = json.loads(path.read_text())
     stack["webhook_secret"] = Path(stack.pop("webhook_secret_file")).read_text().strip()
+    for service in stack.get("services", {}).values():  # the file is written when something changes: uptime is now's
+        if service.get("running") and service.get("started_at"):
+            since = datetime.fromisoformat(service["started_at"]).timestamp()
+            service["up_for_s"] = round(max(0.0, time.time() - since), 1)
     base = stack["webhook_url"].rsplit("/webhooks/", 1)[0]
     try:
         connect(stack["postgres_dsn"], connect_timeout=2).close()

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from devstack.process import Child, reap_orphans
@@ -33,13 +34,16 @@ class Service:
     last_exit_at: float | None = None  # wall-clock time
     delay_s: float = FIRST_DELAY_S
     started: float = field(default_factory=time.monotonic)
+    started_at: float = field(default_factory=time.time)  # wall-clock time, for `status` to compute the uptime
     restart_at: float | None = None  # monotonic time of the pending restart, while the service is down
 
     def state(self) -> dict[str, Any]:
         running = self.restart_at is None and self.child.alive()
         return {"pid": self.child.pid if self.restart_at is None else None,
                 "running": running,
+                # As of this state's writing; `pillarstream status` recomputes it from started_at when it reads.
                 "up_for_s": round(time.monotonic() - self.started, 1) if running else None,
+                "started_at": datetime.fromtimestamp(self.started_at, UTC).isoformat(timespec="milliseconds"),
                 "restarts": self.restarts, "last_exit": self.last_exit,
                 "last_exit_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.last_exit_at))
                 if self.last_exit_at else None}
@@ -103,7 +107,7 @@ class Supervisor:
             return
         service.restart_at = None
         service.restarts += 1
-        service.started = time.monotonic()
+        service.started, service.started_at = time.monotonic(), time.time()
         self.say(f"{service.name} restarted (pid {service.child.pid}, restart {service.restarts})")
 
     def stop(self) -> None:

@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         from pillarstream.logs import configure
 
-        configure(settings.log_level, settings.log_format)
+        configure(settings.log_level, log_format(args.command, settings))
         warn_unknown_variables()
         return int(args.handler(args, settings))
     except KeyboardInterrupt:
@@ -244,6 +244,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         prefix = f"pillarstream {args.command}: " + ("configuration error: " if isinstance(error, ConfigError) else "")
         print(prefix + " ".join(str(error).split()), file=sys.stderr)  # one line, however the error was worded
         return error.exit_code
+
+
+# The local stack's commands talk to a person at a terminal.
+CONSOLE_COMMANDS = ("up", "status", "demo")
+
+
+def log_format(command: str, settings: Settings) -> str:
+    """``LOG_FORMAT`` when it is set; otherwise JSON, except text for the local stack's console commands."""
+    if command in CONSOLE_COMMANDS and "log_format" not in settings.model_fields_set:
+        return "text"
+    return settings.log_format
 
 
 def as_project_error(exc: Exception, settings: Settings | None, dsn: str | None = None) -> PillarstreamError:
@@ -265,7 +276,7 @@ def as_project_error(exc: Exception, settings: Settings | None, dsn: str | None 
         # libpq names the host and port it tried ('connection to server at "h", port 5432 failed: ...').
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return Unavailable(f"Postgres: {first_line}")
-    return _Unexpected(f"unexpected {type(exc).__name__}: {exc} (LOG_LEVEL=DEBUG shows the traceback)")
+    return _Unexpected(f"unexpected {type(exc).__name__}: {exc} (PILLARSTREAM_LOG_LEVEL=DEBUG shows the traceback)")
 
 
 class _Unexpected(PillarstreamError):

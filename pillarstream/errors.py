@@ -13,7 +13,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # the command ran and found a problem (differences, deliveries still missing, ...)
 EXIT_CONFIG = 2  # bad arguments, settings, configuration files or DSN: fix them, then run again
 EXIT_UNAVAILABLE = 69  # a service it needs (Kafka, Postgres, the archive, GitHub) failed or is unreachable
-EXIT_BUG = 70  # an unexpected error: LOG_LEVEL=DEBUG shows the traceback
+EXIT_BUG = 70  # an unexpected error: PILLARSTREAM_LOG_LEVEL=DEBUG shows the traceback
 EXIT_RATE_LIMITED = 75  # backfill: the GitHub rate limit would have to be waited out past --max-wait
 EXIT_INTERRUPTED = 130
 

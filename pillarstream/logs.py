@@ -36,9 +36,11 @@ class TextFormatter(logging.Formatter):
 
 # Client libraries narrate every connection at INFO; their warnings are what an operator needs.
 QUIET_LOGGERS = ("kafka", "urllib3", "google")
-# kafka-python logs every refused connection attempt as an ERROR and every wait for one as a WARNING; the
-# failure reaches us as an exception (a 503, a one-line error), so these speak only at DEBUG.
-SILENT_LOGGERS = {"kafka.conn": logging.CRITICAL, "kafka.client": logging.ERROR}
+# kafka-python logs every refused connection attempt as an ERROR and every wait for one as a WARNING, and
+# urllib3 each retry of a request as a WARNING; the failure reaches us as an exception (a 503, a one-line
+# error), so these speak only at DEBUG.
+SILENT_LOGGERS = {"kafka.conn": logging.CRITICAL, "kafka.client": logging.ERROR,
+                  "urllib3.connectionpool": logging.ERROR}
 
 
 def formatter(fmt: str) -> logging.Formatter:

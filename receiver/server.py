@@ -7,6 +7,7 @@ per process batches the records of concurrent requests together.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -65,8 +66,17 @@ def _logger_class(fmt: str) -> type[Logger]:
             for log in (self.error_log, self.access_log):
                 for handler in log.handlers:
                     handler.setFormatter(formatter(fmt))
+                    handler.addFilter(_plain_gunicorn_name)
 
     return ProjectLogger
+
+
+def _plain_gunicorn_name(record: logging.LogRecord) -> bool:
+    """gunicorn logs everything, "Booting worker" included, as ``gunicorn.error``: named ``gunicorn`` here, so
+    a search of the logs for errors finds errors."""
+    if record.name == "gunicorn.error":
+        record.name = "gunicorn"
+    return True
 
 
 def _flush_on_exit(server: Any, worker: Any) -> None:

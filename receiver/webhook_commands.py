@@ -6,6 +6,7 @@ import argparse
 import logging
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -18,7 +19,7 @@ from adapters.github_client import call, github_for, unreachable
 from adapters.postgres import fetch_all
 from pillarstream.errors import ConfigError, GitHubAPIError
 from pillarstream.settings import Settings
-from receiver.hook_admin import HOOK_CONFIG, desired_hook, hook_changes
+from receiver.hook_admin import HOOK_CONFIG, DesiredHook, desired_hook, hook_changes
 from receiver.reconciler import Attempt, delivery_gap, plan_redeliveries
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,18 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     api_url = args.api_url or settings.github_api_url
+    handlers: dict[str, Callable[..., int]] = {"ensure": _ensure, "ping": _ping, "status": _status,
+                                               "redeliver": _redeliver}
+    if args.action == "ensure":
+        # The secret and the config file before GitHub: a mistake in either is a configuration error (exit 2)
+        # whether or not GitHub can be reached. GitHub signs with the first active secret.
+        desired = desired_hook(args.url, settings.secrets()[0], args.config or settings.webhook_config or HOOK_CONFIG)
+        handlers["ensure"] = partial(_ensure, desired=desired)
     gh = github_for(settings, api_url, org=args.org, repo=args.repo)
     owner = call("find owner", lambda: gh.get_organization(args.org) if args.org else gh.get_repo(args.repo),
                  api_url)
-    handler = {"ensure": _ensure, "ping": _ping, "status": _status, "redeliver": _redeliver}[args.action]
     try:
-        return int(handler(args, settings, gh, owner))
+        return int(handlers[args.action](args, settings, gh, owner))
     except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:  # e.g. while paging lazily
         raise unreachable(exc, api_url) from exc
 
@@ -84,9 +91,7 @@ def find_hook(owner: Any, url: str | None) -> Any:
     return web[0] if web else None
 
 
-def _ensure(args: argparse.Namespace, settings: Settings, gh: Any, owner: Any) -> int:
-    secret = settings.secrets()[0]  # the first active secret is the one GitHub signs with
-    desired = desired_hook(args.url, secret, args.config or settings.webhook_config or HOOK_CONFIG)
+def _ensure(args: argparse.Namespace, settings: Settings, gh: Any, owner: Any, *, desired: DesiredHook) -> int:
     hook = find_hook(owner, args.url)
     if hook is None:
         print(f"no hook for {args.url}: creating it" + (" (dry run)" if args.dry_run else ""))

@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NO_COLOR=1 PIP_NO_COLOR=1 PIP_PROGRESS_BAR=off PIP_DISABLE_PIP_VERSION_CHECK=1 TERM=dumb
+# pip shows the build backend's warnings; setuptools warns at every editable install that a folder named like
+# the package would shadow it (9 lines of stars on a first `make up`). Only that notice is silenced.
+export PYTHONWARNINGS="ignore:Editable installation"
 # Some package builds colour their output whatever they are told (a first checkov install printed `ESC[0m`).
 plain() { sed -u 's/\x1b\[[0-9;?]*[A-Za-z]//g'; }
 

@@ -76,7 +76,7 @@ def up_command(tmp_path):
     shutil.rmtree(data, ignore_errors=True)
 
 
-ERROR_LINE = re.compile(r'"level": "(error|critical)"|\b(ERROR|CRITICAL|Traceback)\b')
+ERROR_LINE = re.compile(r'"level": "(error|critical)"|\b(ERROR|CRITICAL|FATAL|PANIC|Traceback)\b|Permission denied')
 
 
 def error_lines(*files: Path) -> list[str]:
@@ -98,7 +98,8 @@ def test_up_demo_and_ctrl_c(up_command, tmp_path):
     assert len(status["webhook_secret"]) >= 32 and status["postgres_dsn"].startswith("postgresql://")
     assert status["archive_url"] == f"file://{data}/archive"
     # A normal start says nothing alarming: not on the console, not in any service's log.
-    assert error_lines(tmp_path / "up.log", *(data / "logs").glob("*.log")) == []
+    assert error_lines(tmp_path / "up.log", *(data / "logs").glob("*.log"), data / "postgres" / "postgres.log",
+                       data / "kafka" / "kafka.log") == []
     assert "Kafka ready" in (tmp_path / "up.log").read_text()
 
     demo = run("demo", "--timeout", "60")
@@ -108,6 +109,10 @@ def test_up_demo_and_ctrl_c(up_command, tmp_path):
     assert f"archive: {sent}/{sent} deliveries" in demo.stdout
     for pillar in ("version_control", "compatibility", "infrastructure", "team"):
         assert re.search(rf"dashboards  {pillar} +\d+ metrics", demo.stdout), demo.stdout
+    # Uptimes are as of each `status`, not of the last change the supervisor wrote down (nothing restarted since).
+    later = ready(run)
+    assert all(later["services"][name]["up_for_s"] > service["up_for_s"]
+               for name, service in status["services"].items()), (status["services"], later["services"])
 
     up.send_signal(signal.SIGINT)
     up.wait(timeout=90)
@@ -184,6 +189,10 @@ def test_up_brings_every_killed_service_back(up_command, tmp_path):
 
     for name in ("kafka", "postgres", "receiver"):
         pid = status["services"][name]["pid"]
+        if name == "receiver":  # its metric files go with the stack's folder, not left in the temporary directory
+            environ = dict(entry.split("=", 1) for entry in
+                           Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in entry)
+            assert Path(environ["PROMETHEUS_MULTIPROC_DIR"]).parent == data
         os.kill(pid, signal.SIGKILL)
         status = eventually(lambda n=name, p=pid: (s := ready(run)) and s["services"][n]["pid"] != p
                             and s["services"][n]["running"] and s, timeout=120, interval=0.5,

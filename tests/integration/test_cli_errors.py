@@ -35,6 +35,7 @@ def test_kafka_unreachable(command, tmp_path):
     line = one_line(answer)
     assert answer.returncode == EXIT_UNAVAILABLE
     assert line.startswith(f"pillarstream {command[0]}: ") and "Kafka" in line and bootstrap in line
+    assert line.endswith(": connection refused"), line  # the cause in words, not kafka-python's "error 111"
 
 
 def test_migrate_with_a_dsn_that_is_not_one():
@@ -64,3 +65,12 @@ def test_debug_shows_the_traceback(tmp_path):
                  PILLARSTREAM_DATABASE_URL=f"postgresql://nobody@127.0.0.1:{free_port()}/x",
                  PILLARSTREAM_ARCHIVE_URL=f"file://{tmp_path}", PILLARSTREAM_LOG_FORMAT="text")
     assert answer.returncode == EXIT_UNAVAILABLE and "Traceback" in answer.stderr
+
+
+def test_dashboards_import_with_superset_unreachable():
+    port = free_port()
+    answer = run("dashboards", "import", "--superset-url", f"http://127.0.0.1:{port}", SUPERSET_ADMIN_PASSWORD="x")
+    # one line naming where and why (not urllib3's retry warnings and its MaxRetryError text)
+    assert one_line(answer) == f"pillarstream dashboards: cannot reach Superset at http://127.0.0.1:{port} " \
+                               "(connection refused)"
+    assert answer.returncode == EXIT_UNAVAILABLE

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from devstack.demo_history import ORG, demo_history
+from devstack.demo_history import ORG, TEAMS, demo_history
 from tests.harness import eventually, query
 
 pytestmark = pytest.mark.integration
@@ -32,8 +32,13 @@ def test_demo_history_fills_every_pillar_for_the_last_28_days(pipeline, db):
     # The figures each dashboard leads with, not just any value of the pillar:
     for wanted in [("version_control", "prs_merged"), ("version_control", "pr_pickup_time_hours_p50"),
                    ("version_control", "commits"), ("compatibility", "check_success_rate"),
-                   ("compatibility", "flaky_checks"), ("infrastructure", "deployments"),
+                   ("compatibility", "flaky_checks"), ("compatibility", "workflow_success_rate"),
+                   ("infrastructure", "deployments"),
                    ("infrastructure", "change_failure_rate"), ("infrastructure", "lead_time_hours_p50"),
                    ("infrastructure", "time_to_restore_hours_p50"), ("team", "reviews_submitted"),
                    ("team", "active_contributors")]:
         assert wanted in metrics, (wanted, sorted(metrics))
+    # The "by team" tables: each repository's team has figures of every pillar too.
+    by_team = query(db.reader_dsn, "SELECT team, count(DISTINCT pillar) FROM reporting.pillar_metrics_by_team "
+                                   "WHERE org = %s AND day > current_date - 28 GROUP BY team", (ORG,))
+    assert dict(by_team) == {slug: len(PILLARS) for _, slug, _ in TEAMS}

@@ -47,6 +47,21 @@ def test_webhook_ensure_against_an_unreachable_github_fails_fast_in_one_line(tmp
         "pillarstream webhook: cannot reach GitHub at no-such-host.invalid:80 (host name not resolved)"]
 
 
+def test_webhook_ensure_checks_its_config_before_github(tmp_path):
+    # A config GitHub would refuse is a configuration error (2), named before any call to GitHub; it was
+    # reported as an unreachable GitHub (69) when GitHub was down, and only after calling it when it was up.
+    config = tmp_path / "hook.json"
+    config.write_text('{"version": 1, "events": ["push", "pull_requests"]}')
+    env = child_env(github_api_url=f"http://127.0.0.1:{free_port()}", github_token="t", webhook_secrets="s",
+                    webhook_config=str(config), log_format="text")
+    code, output, _ = run(["webhook", "ensure", "--org", "acme", "--url", "https://hooks.example.com/"], env)
+    assert code == 2, output
+    (line,) = output.strip().splitlines()
+    assert line.startswith(f"pillarstream webhook: configuration error: {config} is invalid: at $.events[1]: "
+                           "'pull_requests' is not one of the ")
+    assert line.endswith("allowed values (did you mean 'pull_request'?)")
+
+
 def test_log_level_debug_adds_the_traceback(tmp_path):
     env = child_env(github_api_url=f"http://127.0.0.1:{free_port()}", github_token="t", webhook_secrets="s",
                     log_format="text", log_level="DEBUG")

@@ -4,6 +4,7 @@ cannot enter it), and a failed initdb says why in one line and leaves no passwor
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -24,8 +25,9 @@ def private_folder(parent: Path) -> Path:
     return folder
 
 
-def test_local_services_start_inside_a_private_folder(tmp_path):
+def test_local_services_start_inside_a_private_folder(tmp_path, monkeypatch):
     home = private_folder(tmp_path)
+    monkeypatch.chdir(home)  # started from inside it, as `make up` in a clone there is
     services = LocalServices(home / "pillarstream" / ".local", kafka_port=free_port(), controller_port=free_port(),
                              pg_port=free_port(), durable=False, topic="private.home", partitions=1)
     try:
@@ -42,6 +44,12 @@ def test_local_services_start_inside_a_private_folder(tmp_path):
             assert stat.S_IMODE(info.st_mode) == 0o700 and info.st_uid != 0
         else:
             assert cluster == services.postgres.data_dir / "cluster"
+        # A quiet start: the server neither fails to enter the working folder nor refuses a too-early connection
+        # ("FATAL: the database system is starting up"), and the broker logs no error.
+        server_log = (services.postgres.data_dir / "postgres.log").read_text()
+        assert not re.search(r"FATAL|ERROR|PANIC|Permission denied", server_log), server_log
+        broker_log = (services.kafka.data_dir / "kafka.log").read_text()
+        assert not re.search(r"\b(ERROR|FATAL)\b", broker_log), broker_log
     finally:
         services.stop()
         services.remove()

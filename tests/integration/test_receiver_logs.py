@@ -45,6 +45,8 @@ def test_json_lines_only_and_no_shared_control_socket(pipeline, tmp_path):
     assert any("Shutting down" in line for line in lines), lines
     for line in lines:  # ... and every line, theirs and ours, is one JSON object
         assert isinstance(json.loads(line), dict), line
+    # gunicorn's own logger is `gunicorn.error` whatever the level: a search for errors must not find "Booting worker"
+    assert [line for line in lines if "error" in line.lower()] == []
     assert not list(home.rglob("*.ctl")) and not (home / ".gunicorn").exists()
     assert http_ok(f"http://127.0.0.1:{second_port}/healthz")  # the other receiver is untouched
     second.stop()

@@ -49,3 +49,15 @@ def test_bad_pillar_config_stops_the_warehouse_worker(tmp_path):
                  PILLARSTREAM_DATABASE_URL="postgresql://nobody@127.0.0.1:1/x")
     assert answer.returncode == 2, answer.stderr
     assert "incident_labels" in answer.stderr and "logins" in answer.stderr
+
+
+@pytest.mark.parametrize("command", ["up", "status", "demo"])
+def test_the_local_stack_talks_text_at_the_console_unless_log_format_is_set(monkeypatch, command):
+    from launcher.cli import log_format
+    from pillarstream.settings import load_settings
+
+    monkeypatch.delenv("PILLARSTREAM_LOG_FORMAT", raising=False)
+    assert log_format(command, load_settings()) == "text"  # `make up` printed JSON lines among its progress lines
+    assert log_format("receiver", load_settings()) == "json"  # services log JSON by default
+    monkeypatch.setenv("PILLARSTREAM_LOG_FORMAT", "json")
+    assert log_format(command, load_settings()) == "json"

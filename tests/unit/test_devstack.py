@@ -35,6 +35,42 @@ def test_a_busy_port_is_named_with_its_process_and_a_free_alternative(capsys):
     assert other != busy and f"--postgres-port {other}" in message
 
 
+def neighbouring_listeners() -> tuple[socket.socket, socket.socket]:
+    """Two listening sockets on ports N and N + 1 (the first free port after either is the same)."""
+    while True:
+        one = socket.socket()
+        one.bind(("127.0.0.1", 0))
+        two = socket.socket()
+        try:
+            two.bind(("127.0.0.1", one.getsockname()[1] + 1))
+        except OSError:
+            one.close()
+            two.close()
+            continue
+        one.listen()
+        two.listen()
+        return one, two
+
+
+def test_two_busy_ports_get_two_different_free_alternatives(capsys):
+    one, two = neighbouring_listeners()
+    with one, two:
+        busy = [one.getsockname()[1], two.getsockname()[1]]
+        assert run_up(Settings(), **ports(postgres_port=busy[0], kafka_port=busy[1])) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    suggested = [int(re.search(r"make up [A-Z_]+=(\d+)", line).group(1)) for line in lines]
+    assert len(lines) == 2 and len(set(suggested)) == 2 and not set(suggested) & set(busy)
+
+
+def test_one_port_for_two_services_is_refused_before_anything_starts(capsys):
+    chosen = ports()
+    assert run_up(Settings(), **{**chosen, "kafka_port": chosen["receiver_port"]}) == 1
+    message = capsys.readouterr().err.strip()
+    assert "\n" not in message
+    assert message.startswith(f"pillarstream up: port {chosen['receiver_port']} is given for both the webhook "
+                              "receiver and Kafka: make up KAFKA_PORT=")
+
+
 def test_the_stack_folder_is_the_checkouts_whatever_the_working_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("PILLARSTREAM_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)

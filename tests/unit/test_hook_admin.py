@@ -57,6 +57,14 @@ def test_event_names_github_does_not_have_are_refused(tmp_path, event):
         load_hook_config(tmp_path / "webhook.json")
 
 
+def test_a_misspelt_event_is_named_with_the_closest_one_not_the_whole_list(tmp_path):
+    (tmp_path / "webhook.json").write_text('{"version": 1, "events": ["push", "pull_requests"]}')
+    with pytest.raises(ConfigError) as err:
+        load_hook_config(tmp_path / "webhook.json")
+    assert "at $.events[1]: 'pull_requests' is not one of the " in str(err.value)
+    assert "(did you mean 'pull_request'?)" in str(err.value) and "workflow_dispatch" not in str(err.value)
+
+
 def test_an_override_elsewhere_is_read_and_checked_against_the_shipped_schema(tmp_path):
     (tmp_path / "hook.json").write_text('{"version": 1, "events": ["push", "workflow_run", "sub_issues"]}')
     assert desired_hook("https://x/webhooks/github", "s", tmp_path / "hook.json").events == (
