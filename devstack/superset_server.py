@@ -221,6 +221,9 @@ class SupersetServer:
             "0",
             "--limit-request-field_size",
             "0",
+            # gunicorn >= 25.1 otherwise listens on ~/.gunicorn/gunicorn.ctl, one path shared by every gunicorn
+            # of the user: a second Superset (or a receiver) would take it over and remove it when it stops.
+            "--no-control-socket",
             "superset.app:create_app()",
         ]
         self.child = Child("superset", argv, self.log_path, env=self._env(), cwd=self.root)

@@ -110,3 +110,11 @@ def test_export_brings_a_change_made_in_superset_back_to_its_file(
     changed = sorted(path for path in original if exported.get(path) != original[path])
     assert changed == ["charts/vcm_prs_per_day.yaml"]
     assert exported["charts/vcm_prs_per_day.yaml"]["slice_name"] == "Pull requests, every day"
+
+
+def test_the_local_superset_opens_no_control_socket_shared_with_other_gunicorns(superset: SupersetServer) -> None:
+    # gunicorn >= 25.1 listens on ~/.gunicorn/gunicorn.ctl unless told not to: one path for every gunicorn of the
+    # user, taken over by the next one started and removed by whichever stops first.
+    log = superset.log_path.read_text(errors="replace")
+    assert "Booting worker" in log
+    assert "Control socket listening" not in log
