@@ -96,26 +96,35 @@ SELECT grain, org, scope, day, metric, CASE WHEN kind = 'count' THEN value END, 
 FROM quick_days;
 """
 
+# Each window is a difference of running totals (the total up to its end day minus the total 7 or 28 days
+# earlier: every (scope, metric) has a row for each day of its span), one pass instead of summing 7 and 28
+# rows again for every row (Postgres has no inverse transition for float sums, so a moving frame re-adds
+# the whole frame). Counts, numerators and denominators are whole numbers: the differences are exact.
 QUICK_WINDOWS = """
 INSERT INTO metric_windows (grain, org, scope, day, metric, value_1d, value_7d, value_28d)
 SELECT grain, org, scope, day, metric,
-       CASE kind WHEN 'ratio' THEN n1 / NULLIF(d1, 0) WHEN 'count' THEN s1 ELSE s1 / NULLIF(c1, 0) END,
-       CASE kind WHEN 'ratio' THEN n7 / NULLIF(d7, 0) WHEN 'count' THEN s7 ELSE s7 / NULLIF(c7, 0) END,
-       CASE kind WHEN 'ratio' THEN n28 / NULLIF(d28, 0) WHEN 'count' THEN s28 ELSE s28 / NULLIF(c28, 0) END
-FROM (SELECT e.grain, e.org, e.scope, e.day, e.metric, e.kind,
-             q.value AS s1, q.numerator AS n1, q.denominator AS d1, count(q.value) OVER w1 AS c1,
-             sum(q.value) OVER w7 AS s7, sum(q.numerator) OVER w7 AS n7, sum(q.denominator) OVER w7 AS d7,
-             count(q.value) OVER w7 AS c7,
-             sum(q.value) OVER w28 AS s28, sum(q.numerator) OVER w28 AS n28, sum(q.denominator) OVER w28 AS d28,
-             count(q.value) OVER w28 AS c28
-      FROM (SELECT grain, org, scope, metric, kind, d::date AS day
-            FROM (SELECT grain, org, scope, metric, kind, min(day) AS first_day, max(day) AS last_day
-                  FROM quick_days GROUP BY grain, org, scope, metric, kind) AS spans
-            CROSS JOIN LATERAL generate_series(first_day, last_day + 27, interval '1 day') AS d) AS e
-      LEFT JOIN quick_days q USING (grain, org, scope, metric, day)
-      WINDOW w1 AS (PARTITION BY e.grain, e.org, e.scope, e.metric ORDER BY e.day ROWS CURRENT ROW),
-             w7 AS (PARTITION BY e.grain, e.org, e.scope, e.metric ORDER BY e.day ROWS 6 PRECEDING),
-             w28 AS (PARTITION BY e.grain, e.org, e.scope, e.metric ORDER BY e.day ROWS 27 PRECEDING)) AS rolled
+       CASE WHEN c1 = 0 THEN NULL WHEN kind = 'ratio' THEN n1 / NULLIF(d1, 0) WHEN kind = 'count' THEN s1
+            ELSE s1 / c1 END,
+       CASE WHEN c7 = 0 THEN NULL WHEN kind = 'ratio' THEN n7 / NULLIF(d7, 0) WHEN kind = 'count' THEN s7
+            ELSE s7 / c7 END,
+       CASE WHEN kind = 'ratio' THEN n28 / NULLIF(d28, 0) WHEN kind = 'count' THEN s28 ELSE s28 / c28 END
+FROM (SELECT grain, org, scope, day, metric, kind, s1, n1, d1, c1,
+             s - lag(s, 7, 0::float8) OVER w AS s7, n - lag(n, 7, 0::float8) OVER w AS n7,
+             d - lag(d, 7, 0::float8) OVER w AS d7, c - lag(c, 7, 0::bigint) OVER w AS c7,
+             s - lag(s, 28, 0::float8) OVER w AS s28, n - lag(n, 28, 0::float8) OVER w AS n28,
+             d - lag(d, 28, 0::float8) OVER w AS d28, c - lag(c, 28, 0::bigint) OVER w AS c28
+      FROM (SELECT e.grain, e.org, e.scope, e.day, e.metric, e.kind,
+                   q.value AS s1, q.numerator AS n1, q.denominator AS d1, (q.value IS NOT NULL)::int AS c1,
+                   sum(coalesce(q.value, 0)) OVER w AS s, sum(coalesce(q.numerator, 0)) OVER w AS n,
+                   sum(coalesce(q.denominator, 0)) OVER w AS d, count(q.value) OVER w AS c
+            FROM (SELECT grain, org, scope, metric, kind, d::date AS day
+                  FROM (SELECT grain, org, scope, metric, kind, min(day) AS first_day, max(day) AS last_day
+                        FROM quick_days GROUP BY grain, org, scope, metric, kind) AS spans
+                  CROSS JOIN LATERAL generate_series(first_day, last_day + 27, interval '1 day') AS d) AS e
+            LEFT JOIN quick_days q USING (grain, org, scope, metric, day)
+            WINDOW w AS (PARTITION BY e.grain, e.org, e.scope, e.metric ORDER BY e.day
+                         ROWS UNBOUNDED PRECEDING)) AS running
+      WINDOW w AS (PARTITION BY grain, org, scope, metric ORDER BY day)) AS rolled
 WHERE c28 > 0;
 DROP TABLE quick_days;
 """
