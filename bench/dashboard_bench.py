@@ -55,6 +55,13 @@ Measured 2026-12-05 on the shared 2-core machine (load 3-20 from other work), p5
   team [team]                     4.5    27.5    27.5      92 |       57,875 |  626x
   slowest chart: Infrastructure by repository 76 ms; the four line charts by repository (top 10) 25-46 ms
 
+  --repos 2000 --days 365 --load buckets --windows quick --querytime-runs 0 --fresh-seconds 0 (flock, after)
+  5,694,119 buckets (64 s), 22,238,957 window rows (550 s: passes 433 s, indexes 116 s), vacuum 4 s
+  overview 2.1 / 2.2 / 3.5, load 34 ms; version-control p95 101.6 (load 204); compatibility 82.1 (175);
+  infrastructure 54.1, max 79.4 (176); team 56.2 (101); with a team chosen every chart <= 46 ms
+  10,000 repositories: not measured. The buckets took 486 s (28,468,410); the roll-up grains' window pass was
+  still running after 10 minutes when the run was stopped to free the bench lock. From 1,000 to 2,000 the
+  charts by repository grow about linearly (tables 50-76 -> 79-102 ms, line charts 25-46 -> 33-56 ms).
   --repos 100 --days 365 --load buckets --windows build --querytime-runs 1 --fresh-seconds 0 (before 011)
   284,422 buckets, 1,169,811 window rows built by build_windows in 477 s; Overview load 134 ms (13.5 s
   query-time, 101x); every chart <= 79 ms.
