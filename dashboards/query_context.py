@@ -85,7 +85,9 @@ def build_query(params: dict[str, Any]) -> dict[str, Any]:
         "extras": extras,
         "applied_time_extras": {},
         "annotation_layers": [],
-        "series_limit": 0,
+        # A chart's "Series limit" (form data `limit`) and its "Sort by" metric, as Superset's buildQueryObject
+        # passes them: Superset then keeps the top series only (SQL subquery joined to the chart's query).
+        "series_limit": int(params.get("limit") or 0),
         "order_desc": params.get("order_desc", True),
         "url_params": {},
         "custom_params": {},
@@ -109,11 +111,14 @@ def build_query(params: dict[str, Any]) -> dict[str, Any]:
     elif viz in TIMESERIES:
         metrics = list(params["metrics"])
         groupby = list(params.get("groupby") or [])
+        sort_by = params.get("timeseries_limit_metric") or metrics[0]
+        if params.get("timeseries_limit_metric"):
+            query["series_limit_metric"] = params["timeseries_limit_metric"]
         query |= {
             "columns": [_x_axis(params), *groupby],
             "metrics": metrics,
             "series_columns": groupby,
-            "orderby": [[metrics[0], False]] if groupby else [],
+            "orderby": [[sort_by, not params.get("order_desc", True)]] if groupby else [],
             "time_offsets": [],
             "post_processing": [_pivot(params, metrics, groupby), {"operation": "flatten"}],
         }

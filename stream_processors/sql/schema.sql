@@ -403,6 +403,16 @@ CREATE VIEW public.metric_window_inputs (
     members text[],
     team_id bigint
 );
+CREATE VIEW public.metric_window_values (
+    grain text,
+    org text,
+    scope text,
+    repo_id bigint,
+    day date,
+    metric text,
+    window_days integer,
+    value double precision
+);
 CREATE VIEW public.metric_windows_last_day (
     day date
 );
@@ -670,7 +680,7 @@ CREATE UNIQUE INDEX metric_buckets_pkey ON public.metric_buckets USING btree (re
 CREATE UNIQUE INDEX metric_definitions_pkey ON public.metric_definitions USING btree (metric);
 CREATE UNIQUE INDEX metric_rollup_days_pkey ON public.metric_rollup_days USING btree (grain, org, scope, day, metric);
 CREATE INDEX metric_windows_day ON public.metric_windows USING btree (day, grain, org);
-CREATE INDEX metric_windows_metric_day ON public.metric_windows USING btree (grain, org, metric, day);
+CREATE INDEX metric_windows_metric_day ON public.metric_windows USING btree (grain, org, metric, day) INCLUDE (scope, repo_id, value_1d, value_7d, value_28d);
 CREATE UNIQUE INDEX metric_windows_pkey ON public.metric_windows USING btree (grain, org, scope, day, metric);
 CREATE UNIQUE INDEX org_memberships_pkey ON public.org_memberships USING btree (org, user_login);
 CREATE UNIQUE INDEX pull_request_events_pkey ON public.pull_request_events USING btree (pr_id, action, occurred_at);

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg2
@@ -218,3 +218,85 @@ def test_by_team_table_shows_each_team_s_roll_up(
     assert rows["backend"]["Commits landed"] == expected
     assert [row["repo_team"] for row in chosen] == ["backend"]
     assert chosen[0]["Commits landed"] == expected
+
+
+# The line charts by repository show the top 10 repositories (Superset's series limit) by the mean of the
+# chart's 28-day figure over the date range: descending, or ascending for a success rate (the worst first).
+LIMITED_CHARTS = ["vcm_cycle_by_repo", "compat_rate_by_repo", "infra_cfr_by_repo", "team_contributors_by_repo"]
+
+
+def _percentile_cont(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def ranking_from_buckets(dsn: str, metric: str, first: Any, last: Any, descending: bool) -> list[tuple[str, float]]:
+    """Repositories by the mean, over the days first..last, of the metric's 28-day window value, computed
+    here from the daily buckets by kind (docs/metrics.md), not from the windows the charts read."""
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT kind, quantile FROM metric_definitions WHERE metric = %s", (metric,))
+        kind, quantile = cur.fetchone()
+        cur.execute("""SELECT r.full_name, b.day, b.value, b.numerator, b.denominator, b.samples, b.members
+                       FROM metric_buckets b JOIN repositories r USING (repo_id) WHERE b.metric = %s""", (metric,))
+        buckets = cur.fetchall()
+    conn.close()
+
+    def window(rows: list[tuple[Any, ...]]) -> float | None:
+        if kind == "count":
+            return sum(r[2] for r in rows) if rows else None
+        if kind == "ratio":
+            denominator = sum(r[4] or 0 for r in rows)
+            return sum(r[3] or 0 for r in rows) / denominator if denominator else None
+        if kind == "quantile":
+            samples = [s for r in rows for s in r[5] or []]
+            return _percentile_cont(samples, quantile) if samples else None
+        members = [m for r in rows for m in r[6] or []]
+        if kind == "distinct":
+            return float(len(set(members))) if members else None
+        return max(members.count(m) for m in members) / len(members) if members else None  # top_share
+
+    means: dict[str, float] = {}
+    for repo in sorted({row[0] for row in buckets}):
+        values = []
+        day = first
+        while day <= last:
+            end = day
+            inside = [row for row in buckets if row[0] == repo and end - timedelta(days=28) < row[1] <= end]
+            value = window(inside)
+            if value is not None:
+                values.append(value)
+            day += timedelta(days=1)
+        if values:
+            means[repo] = sum(values) / len(values)
+    return sorted(means.items(), key=lambda item: -item[1] if descending else item[1])
+
+
+@pytest.mark.parametrize("name", LIMITED_CHARTS)
+def test_a_limited_chart_shows_the_top_repositories_by_its_sort_metric(
+    client: SupersetClient, bundle: Bundle, chart_ids: dict[str, int], warehouse: Database, name: str
+) -> None:
+    config = bundle.files[f"charts/{name}.yaml"]
+    params = config["params"]
+    assert params["limit"] == 10 and params["timeseries_limit_metric"]["sqlExpression"] == "AVG(value)"
+    metric = next(f["comparator"] for f in params["adhoc_filters"] if f["subject"] == "metric")
+    first, end = (datetime.strptime(part.strip(), "%Y-%m-%d").date() for part in SCENARIO_RANGE.split(":"))
+    expected = ranking_from_buckets(warehouse.admin_dsn, metric, first, end - timedelta(days=1),
+                                    descending=params["order_desc"])
+    assert len(expected) == 2 and expected[0][1] != expected[1][1], "the scenario ranks its two repositories"
+
+    chart = saved_chart(client, chart_ids[str(config["uuid"])])
+
+    def shown(series_limit: int | None) -> set[str]:
+        saved = json.loads(chart["query_context"])
+        if series_limit is not None:
+            saved["queries"][0]["series_limit"] = series_limit
+        chart_with_limit = {**chart, "query_context": json.dumps(saved)}
+        answer = ask(client, chart_with_limit, ORG_FILTERS, {})
+        return {repo for repo, _ in expected if any(repo in column for column in answer["colnames"])}
+
+    # As saved (10 series): every repository; limited to one: the first by the sort metric, from the buckets.
+    assert shown(None) == {repo for repo, _ in expected}
+    assert shown(1) == {expected[0][0]}
