@@ -3,7 +3,8 @@ window queue (``windows.py``) in bounded transactions, so the writer never waits
 
 Woken after every write (and at least every IDLE_POLL_SECONDS, for keys other writers queued), it commits
 today's and yesterday's keys first in a transaction of their own (live dashboards), then a slice of settled
-past keys, and repeats while there is work. A failure rolls its transaction back, keys included; it logs,
+past keys in another (which never holds up a live one: ``windows.maintain_slice``), and repeats while there
+is work. A failure rolls its transaction back, keys included; it logs,
 waits and retries on a fresh connection.
 """
 
@@ -47,8 +48,8 @@ class WindowMaintainer:
         delay = 0.2
         while not self._stopping.is_set():
             try:
-                worked = self._slice(settle=None) > 0  # live keys, committed on their own
-                worked = self._slice(settle=self._settle) > 0 or worked
+                worked = self._slice(settle=None, live=True) > 0  # live keys, committed on their own
+                worked = self._slice(settle=self._settle, live=False) > 0 or worked
                 delay = 0.2
             except WarehouseError as exc:  # a fatal one too: the keys stay queued, the writer goes on
                 log.warning("window maintenance failed, retrying", extra={"error": str(exc), "retry_in_s": delay})
@@ -61,6 +62,6 @@ class WindowMaintainer:
                 self._wake.clear()
         self._db.close()
 
-    def _slice(self, settle: float | None) -> int:
+    def _slice(self, settle: float | None, live: bool) -> int:
         with self._db.transaction() as cur:
-            return maintain_slice(cur, settle=settle, max_keys=self._max_keys)
+            return maintain_slice(cur, settle=settle, max_keys=self._max_keys, live=live)

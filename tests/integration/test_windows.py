@@ -426,3 +426,41 @@ def test_the_worker_maintainer_thread_keeps_windows_exact_beside_the_writer(db):
     finally:
         maintainer.stop()
     assert_windows_exact(db.admin_dsn)
+
+
+def test_a_live_key_is_maintained_while_a_slice_of_history_of_the_same_scope_is_in_progress(db):
+    """A slice of history holds the organisation scope for as long as it rebuilds; today's organisation value
+    is rebuilt meanwhile, without waiting for it, and what the slice changes about the live windows follows
+    once it commits (it queues the live key of its scope)."""
+    today = datetime.now(UTC)
+    history = random_history(3, 40, start=today.date() - timedelta(days=40), seed=16)
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        write_prepared(cur, [prepare(consumed(deliveries(history, until=today)))], windows=False)
+    conn.close()
+    past = psycopg2.connect(db.writer_dsn)
+    with past.cursor() as cur:
+        assert maintain_slice(cur, settle=0, max_keys=None, live=False) > 0  # held open: the slice in progress
+        cur.execute("SELECT count(*) FROM metric_windows_pending WHERE day >= %s", (today.date() - timedelta(days=1),))
+        assert cur.fetchone()[0] > 0  # the live keys of the scopes whose windows reach the live days
+
+    live = random_history(1, 1, start=today.date() - timedelta(days=1), seed=13, first_repo_id=400_000)
+    live_items = [d for d in deliveries(live) if d.at <= today]
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        write_prepared(cur, [prepare(consumed(live_items))], windows=False)
+    conn.close()
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        cur.execute("SET lock_timeout = '10s'")  # waiting behind the open slice would fail here
+        assert maintain_slice(cur, settle=None) > 0
+    conn.close()
+    expected = query(db.admin_dsn, """SELECT value FROM metric_rollups WHERE grain = 'organisation' AND day = %s
+                                      AND metric = 'prs_opened' AND window_days = 7""", (today.date(),))
+    assert expected and org_value(db.admin_dsn, today.date(), "prs_opened", 7) == expected[0][0]
+    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows WHERE day < %s",
+                 (today.date() - timedelta(days=1),))[0][0] == 0  # the slice of history has not committed
+
+    past.commit()
+    past.close()
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        maintain_slice(cur, settle=None)  # the live keys the slice queued
+    conn.close()
+    assert_windows_exact(db.admin_dsn)
