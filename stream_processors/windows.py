@@ -92,6 +92,12 @@ def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys:
     return taken
 
 
+def _first_to_take_settled(cur: Any) -> bool:
+    """One maintainer at a time takes past keys (other workers' skip that part rather than wait for it)."""
+    cur.execute("SELECT pg_try_advisory_xact_lock(hashtextextended('pillarstream.metric_windows:settled', 0))")
+    return bool(cur.fetchone()[0])
+
+
 def _rebuild(cur: Any, plan: RebuildPlan, rows: str) -> None:
     cur.execute(named_queries("windows.sql")["lock_scopes"], plan.key_params | {"rows": rows})
     cur.execute("SELECT set_config('work_mem', %s, true)", (REBUILD_WORK_MEM,))
