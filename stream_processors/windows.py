@@ -12,15 +12,17 @@ are rebuilt from the queue, in one of two ways:
   so the writer never waits for windows. Each takes today's and yesterday's keys first (live dashboards),
   then the keys of earlier days of whole scopes once they have settled (no new key for SETTLE_SECONDS, or
   waiting 6 × that), so a bulk load's stretch of history is rebuilt about once, not once per batch.
-  One maintainer at a time takes past keys; transactions that rebuild the same scope take turns (an
-  advisory lock per scope), others run side by side.
+  One maintainer at a time takes past keys. Live rows (roll-up days and window end days from yesterday
+  on) and past rows are rebuilt apart, each under an advisory lock per scope of its own, so transactions
+  that rebuild the same rows of a scope take turns while a live rebuild never waits for a slice of
+  history: a slice whose windows reach into the live days queues its scope's live key instead.
 
 Either way a key leaves the queue in the transaction that rebuilds its windows: a crash (kill -9) rolls
 both back, and the keys are taken again by the next maintainer. A key committed by any other writer of the
 tables (a repository's language changed by hand) is queued by a trigger and taken the same way.
 Statements: ``sql/windows.sql``. The end days to rebuild are worked out once per transaction, as merged
-ranges per scope; counts and ratios slide sums, and only the kinds that need them (quantiles, distinct,
-top_share) carry samples or members, gathered element by element.
+ranges per scope; counts and ratios slide sums over the scope's days, and the kinds that need samples or
+members (quantiles, distinct, top_share) join those of each window's own days.
 """
 
 from __future__ import annotations

@@ -672,6 +672,7 @@ CREATE UNIQUE INDEX metric_rollup_days_pkey ON public.metric_rollup_days USING b
 CREATE INDEX metric_windows_day ON public.metric_windows USING btree (day, grain, org);
 CREATE INDEX metric_windows_metric_day ON public.metric_windows USING btree (grain, org, metric, day);
 CREATE UNIQUE INDEX metric_windows_pkey ON public.metric_windows USING btree (grain, org, scope, day, metric);
+CREATE INDEX metric_windows_pending_day ON public.metric_windows_pending USING btree (day);
 CREATE UNIQUE INDEX org_memberships_pkey ON public.org_memberships USING btree (org, user_login);
 CREATE UNIQUE INDEX pull_request_events_pkey ON public.pull_request_events USING btree (pr_id, action, occurred_at);
 CREATE UNIQUE INDEX pull_request_reviews_pkey ON public.pull_request_reviews USING btree (review_id);
