@@ -467,3 +467,37 @@ def test_a_live_key_is_maintained_while_a_slice_of_history_of_the_same_scope_is_
         maintain_slice(cur, settle=None)  # the live keys the slice queued
     conn.close()
     assert_windows_exact(db.admin_dsn)
+
+
+def test_a_slice_of_history_cut_off_mid_transaction_leaves_its_keys_queued(db):
+    """The worker dies (its connection with it) after a slice of history rebuilt its rows and queued the live
+    keys of its scopes, before the commit: none of that stays, every key it took is queued again, and the
+    next maintainer leaves the windows exact."""
+    today = datetime.now(UTC)
+    history = random_history(3, 40, start=today.date() - timedelta(days=40), seed=17)
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        write_prepared(cur, [prepare(consumed(deliveries(history, until=today)))], windows=False)
+    conn.close()
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        maintain_slice(cur, settle=None)  # the live keys, so that only past ones are queued
+    conn.close()
+    queued = query(db.admin_dsn, "SELECT DISTINCT grain, org, scope, day FROM metric_windows_pending")
+    assert queued and all(day < today.date() - timedelta(days=1) for *_, day in queued)
+
+    past = psycopg2.connect(db.writer_dsn)
+    with past.cursor() as cur:
+        assert maintain_slice(cur, settle=0, max_keys=None, live=False) == len(queued)
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    query(db.admin_dsn, "SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(psycopg2.Error):
+        past.commit()
+    past.close()
+    assert sorted(query(db.admin_dsn, "SELECT DISTINCT grain, org, scope, day FROM metric_windows_pending")) \
+        == sorted(queued)
+    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows WHERE day < %s",
+                 (today.date() - timedelta(days=1),))[0][0] == 0
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        refresh_windows(cur)
+    conn.close()
+    assert_windows_exact(db.admin_dsn)
