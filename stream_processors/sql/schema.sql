@@ -724,7 +724,7 @@ GRANT SELECT ON public.metric_definitions TO pillarstream_writer;
 GRANT DELETE, INSERT, SELECT ON public.metric_rollup_days TO pillarstream_writer;
 GRANT DELETE, INSERT, SELECT ON public.metric_windows TO pillarstream_writer;
 GRANT SELECT ON public.metric_windows_last_day TO pillarstream_writer;
-GRANT DELETE, INSERT, SELECT ON public.metric_windows_pending TO pillarstream_writer;
+GRANT DELETE, INSERT, SELECT, UPDATE ON public.metric_windows_pending TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.org_memberships TO pillarstream_writer;
 GRANT SELECT ON public.peer_reviews TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.pull_request_events TO pillarstream_writer;
