@@ -78,7 +78,8 @@ def main() -> None:
             keys = cur.fetchall()
             print(f"{len(keys):,} queued keys")
             plan = rebuild_plan(keys)
-            old = [(name, sql, plan.key_params | plan.all_days) for name, sql in base_statements(args.base)]
+            old = [(name, sql, plan.key_params | plan.all_days | plan.range_params)
+                   for name, sql in base_statements(args.base)]
             before = run(cur, args.base, old, args.v)
             now = run(cur, "now", plan.statements(), args.v)
             print(f"ratio {args.base}/now: {before / now:.2f}x")

@@ -116,7 +116,8 @@ def create_app(settings: Settings, role: str) -> faust.App:
         # Loaded (and validated) at start-up, so a bad file stops the worker before it consumes anything.
         config = load_pillar_config(settings.pillars_config)
         # The writer commits facts, buckets and the keys of the windows they change; the maintainer's own
-        # connection rebuilds those windows beside it (live keys first), so windows never hold up a write.
+        # connections rebuild those windows beside it (live keys and past ones apart), so windows never hold
+        # up a write.
         preparer, sink = PreparerProcess(config), PostgresSink(settings.dsn(), windows=False)
         maintainer = WindowMaintainer(settings.dsn())
 

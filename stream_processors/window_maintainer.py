@@ -1,10 +1,11 @@
-"""The warehouse worker's window maintainer: a thread with its own Postgres connection that empties the
-window queue (``windows.py``) in bounded transactions, so the writer never waits for windows.
+"""The warehouse worker's window maintainer: two threads, each with its own Postgres connection, that empty
+the window queue (``windows.py``) in bounded transactions, so the writer never waits for windows.
 
-Woken after every write (and at least every IDLE_POLL_SECONDS, for keys other writers queued), it commits
-today's and yesterday's keys first in a transaction of their own (live dashboards), then a slice of settled
-past keys, and repeats while there is work. A failure rolls its transaction back, keys included; it logs,
-waits and retries on a fresh connection.
+Both are woken after every write (and look at least every IDLE_POLL_SECONDS, for keys other writers
+queued). One commits today's and yesterday's keys (live dashboards); the other slices of settled past keys.
+Apart, a slice of history (seconds, at the organisation grain of a bulk load) never holds up the next live
+rebuild, neither by a lock (``windows.maintain_slice``) nor by taking the thread's turn. A failure rolls its
+transaction back, keys included; that thread logs, waits and retries on a fresh connection.
 """
 
 from __future__ import annotations
@@ -23,44 +24,51 @@ MAX_BACKOFF_S = 10.0
 class WindowMaintainer:
     def __init__(self, dsn: str, *, settle: float = SETTLE_SECONDS, max_keys: int = SLICE_KEYS,
                  poll: float = IDLE_POLL_SECONDS) -> None:
-        self._db = ReconnectingConnection(dsn, connect_timeout=5, label="window maintenance")
-        self._settle, self._max_keys, self._poll = settle, max_keys, poll
-        self._wake = threading.Event()
+        self._dsn, self._settle, self._max_keys, self._poll = dsn, settle, max_keys, poll
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="window-maintainer", daemon=True)
+        self._wakes = {"live": threading.Event(), "past": threading.Event()}
+        self._threads = [threading.Thread(target=self._run, args=(part,), name=f"window-maintainer-{part}",
+                                          daemon=True) for part in self._wakes]
 
     def start(self) -> None:
-        if not self._thread.is_alive():
-            self._thread.start()
+        for thread in self._threads:
+            if not thread.is_alive() and thread.ident is None:
+                thread.start()
 
     def wake(self) -> None:
         """A write committed: its keys are in the queue."""
-        self._wake.set()
+        for event in self._wakes.values():
+            event.set()
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stopping.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        self.wake()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
 
-    def _run(self) -> None:
+    def _run(self, part: str) -> None:
+        db = ReconnectingConnection(self._dsn, connect_timeout=5, label=f"window maintenance ({part})")
+        wake = self._wakes[part]
         delay = 0.2
         while not self._stopping.is_set():
             try:
-                worked = self._slice(settle=None) > 0  # live keys, committed on their own
-                worked = self._slice(settle=self._settle) > 0 or worked
+                with db.transaction() as cur:
+                    if part == "live":
+                        worked = maintain_slice(cur, settle=None) > 0
+                    else:
+                        worked = maintain_slice(cur, settle=self._settle, max_keys=self._max_keys, live=False) > 0
                 delay = 0.2
-            except WarehouseError as exc:  # a fatal one too: the keys stay queued, the writer goes on
-                log.warning("window maintenance failed, retrying", extra={"error": str(exc), "retry_in_s": delay})
-                self._db.close()
+                if worked and part == "past":
+                    self._wakes["live"].set()  # a slice of history queues the live keys of its scopes
+            except Exception as exc:  # noqa: BLE001 - a fatal one too: the keys stay queued, the writer goes on
+                log.warning("window maintenance failed, retrying", exc_info=not isinstance(exc, WarehouseError),
+                            extra={"part": part, "error": str(exc), "retry_in_s": delay})
+                db.close()
                 self._stopping.wait(delay)
                 delay = min(delay * 2, MAX_BACKOFF_S)
                 continue
             if not worked:
-                self._wake.wait(self._poll)
-                self._wake.clear()
-        self._db.close()
-
-    def _slice(self, settle: float | None) -> int:
-        with self._db.transaction() as cur:
-            return maintain_slice(cur, settle=settle, max_keys=self._max_keys)
+                wake.wait(self._poll)
+                wake.clear()
+        db.close()

@@ -12,15 +12,17 @@ are rebuilt from the queue, in one of two ways:
   so the writer never waits for windows. Each takes today's and yesterday's keys first (live dashboards),
   then the keys of earlier days of whole scopes once they have settled (no new key for SETTLE_SECONDS, or
   waiting 6 × that), so a bulk load's stretch of history is rebuilt about once, not once per batch.
-  One maintainer at a time takes past keys; transactions that rebuild the same scope take turns (an
-  advisory lock per scope), others run side by side.
+  One maintainer at a time takes past keys. Live rows (roll-up days and window end days from yesterday
+  on) and past rows are rebuilt apart, each under an advisory lock per scope of its own, so transactions
+  that rebuild the same rows of a scope take turns while a live rebuild never waits for a slice of
+  history: a slice whose windows reach into the live days queues its scope's live key instead.
 
 Either way a key leaves the queue in the transaction that rebuilds its windows: a crash (kill -9) rolls
 both back, and the keys are taken again by the next maintainer. A key committed by any other writer of the
 tables (a repository's language changed by hand) is queued by a trigger and taken the same way.
 Statements: ``sql/windows.sql``. The end days to rebuild are worked out once per transaction, as merged
-ranges per scope; counts and ratios slide sums, and only the kinds that need them (quantiles, distinct,
-top_share) carry samples or members, gathered element by element.
+ranges per scope; counts and ratios slide sums over the scope's days, and the kinds that need samples or
+members (quantiles, distinct, top_share) join those of each window's own days.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ WINDOW_DAYS = 28  # the longest window: a day's data counts in windows ending up
 SETTLE_SECONDS = 5.0  # a scope's past keys wait until none has arrived for this long (at most 6 × this)
 SLICE_KEYS = 1_000  # about how many past keys one maintenance transaction takes (whole scopes)
 IDLE_POLL_SECONDS = 1.0  # the maintainer looks at the queue at least this often without being woken
+# A slice of history at the organisation grain sorts and gathers more than Postgres' default 4 MB: it
+# spilled to disk (bench/ingest_profile.py). Set for the rebuilding transaction only.
+REBUILD_WORK_MEM = "64MB"
 _ALL_DAYS = {"lo": date.min, "hi": date.max}
 
 
@@ -53,31 +58,66 @@ def refresh_windows(cur: Any) -> int:
     return maintain_slice(cur, settle=0.0, max_keys=None)
 
 
-def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys: int | None = SLICE_KEYS) -> int:
-    """One maintenance transaction's work (the caller commits): today's and yesterday's keys, then, unless
-    ``settle`` is None, settled keys of earlier days of whole scopes, about ``max_keys`` of them (None:
-    all); returns the number of keys taken."""
+def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys: int | None = SLICE_KEYS,
+                   live: bool = True) -> int:
+    """One maintenance transaction's work (the caller commits); returns the number of keys taken.
+
+    Rows of live days (yesterday on: roll-up days and window end days) and of past days are rebuilt apart,
+    under locks of their own, so a live rebuild never waits for a slice of history of the same scope:
+
+    * unless ``settle`` is None, settled keys of past days of whole scopes, about ``max_keys`` of them
+      (None: all): their roll-up days and the windows ending before yesterday; a key whose windows reach
+      into the live days queues the live key of its scope instead (rebuilt by a live slice, as cheap as
+      any live key);
+    * then, with ``live``, the live keys, those just queued included.
+    """
     queries = named_queries("windows.sql")
     since = datetime.now(UTC).date() - timedelta(days=1)
-    cur.execute(queries["take_live"], {"since": since})
-    keys: list[Key] = cur.fetchall()
+    taken = 0
     if settle is not None and (max_keys is None or _first_to_take_settled(cur)):
         cur.execute(queries["take_settled"], {"since": since, "settle": settle,
                                               "max_keys": max_keys if max_keys is not None else 2**62})
-        keys += cur.fetchall()
-    if keys:
-        plan = rebuild_plan(keys)
-        cur.execute(queries["lock_scopes"], plan.key_params)
-        for _, sql, params in plan.statements():
-            cur.execute(sql, params)
-    return len(keys)
+        keys: list[Key] = cur.fetchall()
+        taken += len(keys)
+        if keys:
+            _rebuild(cur, rebuild_plan(keys, hi=since - timedelta(days=1)), "past")
+            reaching = {(grain, org, scope) for grain, org, scope, day in keys
+                        if day + timedelta(days=WINDOW_DAYS - 1) >= since}
+            if reaching:
+                cur.execute(queries["enqueue_keys"], _key_params((*scope, since) for scope in sorted(reaching)))
+    if live:
+        cur.execute(queries["take_live"], {"since": since})
+        keys = cur.fetchall()
+        taken += len(keys)
+        if keys:
+            _rebuild(cur, rebuild_plan(keys, lo=since), "live")
+    return taken
 
 
 def _first_to_take_settled(cur: Any) -> bool:
-    """One maintainer at a time takes past keys (other workers' skip that part rather than wait for it, so
-    their live keys are not held up behind a slice of history)."""
+    """One maintainer at a time takes past keys (other workers' skip that part rather than wait for it)."""
     cur.execute("SELECT pg_try_advisory_xact_lock(hashtextextended('pillarstream.metric_windows:settled', 0))")
     return bool(cur.fetchone()[0])
+
+
+def _rebuild(cur: Any, plan: RebuildPlan, rows: str) -> None:
+    cur.execute(named_queries("windows.sql")["lock_scopes"], plan.key_params | {"rows": rows})
+    cur.execute("SELECT set_config('work_mem', %s, true)", (REBUILD_WORK_MEM,))
+    for _, sql, params in plan.statements():
+        cur.execute(sql, params)
+
+
+def _key_params(keys: Iterable[Sequence[Any]]) -> dict[str, list[Any]]:
+    grains: list[str] = []
+    orgs: list[str] = []
+    scopes: list[str] = []
+    days: list[date] = []
+    for grain, org, scope, day in keys:
+        grains.append(grain)
+        orgs.append(org)
+        scopes.append(scope)
+        days.append(day)
+    return {"grains": grains, "orgs": orgs, "scopes": scopes, "days": days}
 
 
 def build_windows(cur: Any, report: Callable[[str], None] | None = None, chunk_days: int = 31) -> None:
@@ -126,23 +166,16 @@ class RebuildPlan:
 
 
 def rebuild_plan(keys: Iterable[Sequence[Any]], lo: date = date.min, hi: date = date.max) -> RebuildPlan:
-    grains: list[str] = []
-    orgs: list[str] = []
-    scopes: list[str] = []
-    days: list[date] = []
+    keys = list(keys)
     by_scope: dict[tuple[str, str, str], set[date]] = {}
     for grain, org, scope, day in keys:
-        grains.append(grain)
-        orgs.append(org)
-        scopes.append(scope)
-        days.append(day)
         by_scope.setdefault((grain, org, scope), set()).add(day)
     ranges: list[tuple[str, str, str, date, date]] = []
     for (grain, org, scope), key_days in sorted(by_scope.items()):
         for first, last in end_day_ranges(key_days, lo, hi):
             ranges.append((grain, org, scope, first, last))
     return RebuildPlan(
-        {"grains": grains, "orgs": orgs, "scopes": scopes, "days": days},
+        _key_params(keys),
         {"r_grains": [r[0] for r in ranges], "r_orgs": [r[1] for r in ranges], "r_scopes": [r[2] for r in ranges],
          "r_firsts": [r[3] for r in ranges], "r_lasts": [r[4] for r in ranges]},
         {"lo": lo, "hi": hi})

@@ -246,20 +246,46 @@ statuses AS (
     WHERE s.is_production
 ),
 deploys AS MATERIALIZED (
-    -- Successful production deployments in order; shipped_before is the latest landing time any earlier
-    -- one already shipped. A deployment ships the commits that landed after that and not after its head.
-    -- Later deployments cannot change an earlier one's share, so nothing after the last touched day is read.
-    SELECT d.* FROM (
-        SELECT s.org, s.repo_id, s.created_at, x.first_default_push_at AS head_landed,
-               max(x.first_default_push_at) OVER (PARTITION BY s.repo_id ORDER BY s.created_at, s.node_id
-                                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-                   AS shipped_before
-        FROM span
-        JOIN deployment_statuses s ON s.repo_id = ANY (span.repos) AND s.created_at < span.hi
-        LEFT JOIN commits x ON x.repo_id = s.repo_id AND x.sha = s.sha
-        WHERE s.state = 'success' AND s.is_production
-    ) AS d
-    JOIN t ON t.repo_id = d.repo_id AND t.day = (d.created_at AT TIME ZONE 'UTC')::date
+    -- Successful production deployments of the touched days, in order; shipped_before is the latest landing
+    -- time any earlier one already shipped. A deployment ships the commits that landed after that and not
+    -- after its head. Found from the deployment's head, not by a running maximum over the repository's
+    -- history: when an earlier deployment's head landed at or after this one's (looked for among the commits
+    -- landed since this head: for a deployment arriving in time order, few), it ships nothing; else the
+    -- latest earlier head is the first commit, walking back from this head, that an earlier deployment
+    -- deployed (the walk passes exactly the commits this deployment ships).
+    -- (Each "deployed by an earlier one?" test looks the commit's deployments up by SHA; the OFFSET 0
+    -- subquery keeps the other conditions out of that scan, else the planner took the order index and
+    -- walked every earlier deployment of the repository for each commit.)
+    SELECT d.org, d.repo_id, d.created_at, d.head_landed,
+           CASE WHEN EXISTS (SELECT 1
+                             FROM commits c
+                             WHERE c.repo_id = d.repo_id AND c.first_default_push_at >= d.head_landed
+                               AND EXISTS (SELECT 1
+                                           FROM (SELECT * FROM deployment_statuses e
+                                                 WHERE e.repo_id = c.repo_id AND e.sha = c.sha OFFSET 0) AS e
+                                           WHERE e.state = 'success' AND e.is_production
+                                             AND (e.created_at, e.node_id) < (d.created_at, d.node_id)))
+                THEN d.head_landed
+                ELSE (SELECT c.first_default_push_at
+                      FROM commits c
+                      WHERE c.repo_id = d.repo_id AND c.first_default_push_at < d.head_landed
+                        AND EXISTS (SELECT 1
+                                    FROM (SELECT * FROM deployment_statuses e
+                                          WHERE e.repo_id = c.repo_id AND e.sha = c.sha OFFSET 0) AS e
+                                    WHERE e.state = 'success' AND e.is_production
+                                      AND (e.created_at, e.node_id) < (d.created_at, d.node_id))
+                      ORDER BY c.first_default_push_at DESC
+                      LIMIT 1)
+           END AS shipped_before
+    FROM (SELECT s.org, s.repo_id, s.created_at, s.node_id,
+                 (SELECT x.first_default_push_at FROM commits x WHERE x.repo_id = s.repo_id AND x.sha = s.sha)
+                     AS head_landed
+          FROM span
+          JOIN deployment_statuses s ON s.repo_id = ANY (span.repos)
+                                    AND s.created_at >= span.lo AND s.created_at < span.hi
+          JOIN t ON t.repo_id = s.repo_id AND t.day = (s.created_at AT TIME ZONE 'UTC')::date
+          WHERE s.state = 'success' AND s.is_production
+          OFFSET 0) AS d
     WHERE d.head_landed IS NOT NULL
 ),
 lead AS (

@@ -682,6 +682,7 @@ CREATE UNIQUE INDEX metric_rollup_days_pkey ON public.metric_rollup_days USING b
 CREATE INDEX metric_windows_day ON public.metric_windows USING btree (day, grain, org);
 CREATE INDEX metric_windows_metric_day ON public.metric_windows USING btree (grain, org, metric, day) INCLUDE (scope, repo_id, value_1d, value_7d, value_28d);
 CREATE UNIQUE INDEX metric_windows_pkey ON public.metric_windows USING btree (grain, org, scope, day, metric);
+CREATE INDEX metric_windows_pending_day ON public.metric_windows_pending USING btree (day);
 CREATE UNIQUE INDEX org_memberships_pkey ON public.org_memberships USING btree (org, user_login);
 CREATE UNIQUE INDEX pull_request_events_pkey ON public.pull_request_events USING btree (pr_id, action, occurred_at);
 CREATE UNIQUE INDEX pull_request_reviews_pkey ON public.pull_request_reviews USING btree (review_id);
@@ -733,7 +734,7 @@ GRANT SELECT ON public.metric_definitions TO pillarstream_writer;
 GRANT DELETE, INSERT, SELECT ON public.metric_rollup_days TO pillarstream_writer;
 GRANT DELETE, INSERT, SELECT ON public.metric_windows TO pillarstream_writer;
 GRANT SELECT ON public.metric_windows_last_day TO pillarstream_writer;
-GRANT DELETE, INSERT, SELECT ON public.metric_windows_pending TO pillarstream_writer;
+GRANT DELETE, INSERT, SELECT, UPDATE ON public.metric_windows_pending TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.org_memberships TO pillarstream_writer;
 GRANT SELECT ON public.peer_reviews TO pillarstream_writer;
 GRANT INSERT, SELECT, UPDATE ON public.pull_request_events TO pillarstream_writer;

@@ -20,10 +20,14 @@ CROSS JOIN LATERAL (SELECT 'repository', b.repo_id::text UNION ALL SELECT 'organ
 ORDER BY 1, 2, 3, 4;
 
 -- name: take_live
--- The queued keys of days from %(since)s on (today's and yesterday's: what live dashboards show), taken
--- first by every maintenance transaction.
+-- The queued keys of days from %(since)s on (today's and yesterday's: what live dashboards show). Entries
+-- another live slice is taking are skipped, not waited for: that slice rebuilds them (a plain DELETE waited
+-- for its whole rebuild, with the keys queued since, bench/bulk_load_bench.py).
 WITH taken AS (
-    DELETE FROM metric_windows_pending WHERE day >= %(since)s::date RETURNING grain, org, scope, day
+    DELETE FROM metric_windows_pending
+    WHERE ctid = ANY (ARRAY(SELECT ctid FROM metric_windows_pending WHERE day >= %(since)s::date
+                            FOR UPDATE SKIP LOCKED))
+    RETURNING grain, org, scope, day
 )
 SELECT DISTINCT grain, org, scope, day FROM taken;
 
@@ -65,12 +69,20 @@ CROSS JOIN LATERAL (SELECT 'repository', b.repo_id::text UNION ALL SELECT 'organ
      AS g (grain, scope);
 
 -- name: lock_scopes
--- Two transactions rebuilding the same scope (a live slice and a slice of history, or two workers) take
--- turns: the second waits for the first to commit, then reads its buckets and roll-ups (each statement
--- sees what committed before it began). Different scopes share no rows, so they never wait for each other.
-SELECT pg_advisory_xact_lock(hashtextextended('pillarstream.metric_windows:' || grain || ':' || org || ':' || scope, 0))
+-- Two transactions rebuilding the same rows of a scope (two live slices, two slices of history, or two
+-- workers) take turns: the second waits for the first to commit, then reads its buckets and roll-ups (each
+-- statement sees what committed before it began). %(rows)s is 'live' (roll-up days and window end days
+-- from yesterday on) or 'past' (before yesterday): the two never write the same rows, so a live slice
+-- never waits for a slice of history. Different scopes share no rows, so they never wait for each other.
+SELECT pg_advisory_xact_lock(hashtextextended('pillarstream.metric_windows:' || %(rows)s || ':' || grain || ':' || org
+                                              || ':' || scope, 0))
 FROM (SELECT DISTINCT grain, org, scope FROM unnest(%(grains)s::text[], %(orgs)s::text[], %(scopes)s::text[])
       AS u (grain, org, scope) ORDER BY grain, org, scope OFFSET 0) AS ordered;
+
+-- name: enqueue_keys
+-- Keys as given: the live key of a scope whose slice of history reached into the live days' windows.
+INSERT INTO metric_windows_pending (grain, org, scope, day)
+SELECT * FROM unnest(%(grains)s::text[], %(orgs)s::text[], %(scopes)s::text[], %(days)s::date[]);
 
 -- name: delete_rollup_days
 DELETE FROM metric_rollup_days r
@@ -131,8 +143,7 @@ WHERE w.grain = r.grain AND w.org = r.org AND w.scope = r.scope AND w.day BETWEE
 -- daily roll-ups: exact by kind, as the query-time view metric_rollups. Each scope's days are read once, as
 -- one series per metric with a placeholder row on every window end day; sliding frames over that series
 -- (1, 7 and 28 days back from each placeholder) give every window in one pass. Counts and ratios slide
--- sums only; quantiles, distinct and top_share slide over their samples or members one element per row
--- (appending to an array per frame, not concatenating a growing array per day).
+-- sums only; quantiles, distinct and top_share gather, per target, the samples or members of its days.
 WITH r AS (
     SELECT * FROM unnest(%(r_grains)s::text[], %(r_orgs)s::text[], %(r_scopes)s::text[], %(r_firsts)s::date[],
                          %(r_lasts)s::date[]) AS r (grain, org, scope, first_day, last_day)
@@ -183,33 +194,35 @@ sums AS (
            w28 AS (PARTITION BY grain, org, scope, metric ORDER BY day - DATE '2000-01-01'
                    RANGE BETWEEN 27 PRECEDING AND CURRENT ROW)
 ),
-elements AS (
-    SELECT s.grain, s.org, s.scope, s.day, s.metric, s.kind, s.quantile, e.sample, NULL::text AS member
-    FROM sources s CROSS JOIN LATERAL unnest(s.samples) AS e (sample)
-    WHERE s.kind = 'quantile'
-    UNION ALL
-    SELECT s.grain, s.org, s.scope, s.day, s.metric, s.kind, s.quantile, NULL, e.member
-    FROM sources s CROSS JOIN LATERAL unnest(s.members) AS e (member)
-    WHERE s.kind IN ('distinct', 'top_share')
-),
 arrays AS (
-    SELECT grain, org, scope, day, metric, kind, quantile, target,
-           array_agg(sample) FILTER (WHERE sample IS NOT NULL) OVER w1 AS samples_1,
-           array_agg(sample) FILTER (WHERE sample IS NOT NULL) OVER w7 AS samples_7,
-           array_agg(sample) FILTER (WHERE sample IS NOT NULL) OVER w28 AS samples_28,
-           array_agg(member) FILTER (WHERE member IS NOT NULL) OVER w1 AS members_1,
-           array_agg(member) FILTER (WHERE member IS NOT NULL) OVER w7 AS members_7,
-           array_agg(member) FILTER (WHERE member IS NOT NULL) OVER w28 AS members_28
-    FROM (SELECT grain, org, scope, day, metric, kind, quantile, sample, member, false AS target FROM elements
-          UNION ALL
-          SELECT grain, org, scope, day, metric, kind, quantile, NULL, NULL, true
-          FROM targets WHERE kind NOT IN ('count', 'ratio')) AS series
-    WINDOW w1 AS (PARTITION BY grain, org, scope, metric ORDER BY day - DATE '2000-01-01'
-                  RANGE BETWEEN CURRENT ROW AND CURRENT ROW),
-           w7 AS (PARTITION BY grain, org, scope, metric ORDER BY day - DATE '2000-01-01'
-                  RANGE BETWEEN 6 PRECEDING AND CURRENT ROW),
-           w28 AS (PARTITION BY grain, org, scope, metric ORDER BY day - DATE '2000-01-01'
-                   RANGE BETWEEN 27 PRECEDING AND CURRENT ROW)
+    -- Per target, its 28 days read through the primary key of the buckets or roll-ups (at most 28 rows) and
+    -- their arrays joined into the three windows' arrays: the cost follows the targets and what their windows
+    -- hold. (Sliding frames over one row per element evaluated every frame at every element, not only at the
+    -- targets, and spilled to disk at the organisation grain; gathering element by element per target costs
+    -- an executor row per element, joining the days' arrays a copy.)
+    SELECT t.grain, t.org, t.scope, t.day, t.metric, t.kind, t.quantile, a.*
+    FROM targets t
+    CROSS JOIN LATERAL (
+        SELECT array_concat_agg(s.samples) FILTER (WHERE s.day = t.day) AS samples_1,
+               array_concat_agg(s.samples) FILTER (WHERE s.day > t.day - 7) AS samples_7,
+               array_concat_agg(s.samples) AS samples_28,
+               array_concat_agg(s.members) FILTER (WHERE s.day = t.day) AS members_1,
+               array_concat_agg(s.members) FILTER (WHERE s.day > t.day - 7) AS members_7,
+               array_concat_agg(s.members) AS members_28
+        FROM (SELECT b.day, CASE WHEN t.kind = 'quantile' THEN b.samples END AS samples,
+                     CASE WHEN t.kind IN ('distinct', 'top_share') THEN b.members END AS members
+              FROM metric_buckets b
+              WHERE t.grain = 'repository'
+                AND b.repo_id = CASE WHEN t.grain = 'repository' THEN t.scope::bigint END
+                AND b.day BETWEEN t.day - 27 AND t.day AND b.metric = t.metric AND b.org = t.org
+              UNION ALL
+              SELECT x.day, CASE WHEN t.kind = 'quantile' THEN x.samples END,
+                     CASE WHEN t.kind IN ('distinct', 'top_share') THEN x.members END
+              FROM metric_rollup_days x
+              WHERE t.grain <> 'repository' AND x.grain = t.grain AND x.org = t.org AND x.scope = t.scope
+                AND x.day BETWEEN t.day - 27 AND t.day AND x.metric = t.metric) AS s
+    ) AS a
+    WHERE t.kind NOT IN ('count', 'ratio')
 ),
 windows (grain, org, scope, day, metric, v1, v7, v28) AS MATERIALIZED (  -- each window_value once
     SELECT grain, org, scope, day, metric,
@@ -222,7 +235,6 @@ windows (grain, org, scope, day, metric, v1, v7, v28) AS MATERIALIZED (  -- each
     SELECT grain, org, scope, day, metric, window_value(kind, quantile, samples_1, members_1),
            window_value(kind, quantile, samples_7, members_7), window_value(kind, quantile, samples_28, members_28)
     FROM arrays
-    WHERE target
 )
 INSERT INTO metric_windows (grain, org, scope, day, metric, value_1d, value_7d, value_28d)
 SELECT grain, org, scope, day, metric, v1, v7, v28

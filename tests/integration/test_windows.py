@@ -426,3 +426,78 @@ def test_the_worker_maintainer_thread_keeps_windows_exact_beside_the_writer(db):
     finally:
         maintainer.stop()
     assert_windows_exact(db.admin_dsn)
+
+
+def test_a_live_key_is_maintained_while_a_slice_of_history_of_the_same_scope_is_in_progress(db):
+    """A slice of history holds the organisation scope for as long as it rebuilds; today's organisation value
+    is rebuilt meanwhile, without waiting for it, and what the slice changes about the live windows follows
+    once it commits (it queues the live key of its scope)."""
+    today = datetime.now(UTC)
+    history = random_history(3, 40, start=today.date() - timedelta(days=40), seed=16)
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        write_prepared(cur, [prepare(consumed(deliveries(history, until=today)))], windows=False)
+    conn.close()
+    past = psycopg2.connect(db.writer_dsn)
+    with past.cursor() as cur:
+        assert maintain_slice(cur, settle=0, max_keys=None, live=False) > 0  # held open: the slice in progress
+        cur.execute("SELECT count(*) FROM metric_windows_pending WHERE day >= %s", (today.date() - timedelta(days=1),))
+        assert cur.fetchone()[0] > 0  # the live keys of the scopes whose windows reach the live days
+
+    live = random_history(1, 1, start=today.date() - timedelta(days=1), seed=13, first_repo_id=400_000)
+    live_items = [d for d in deliveries(live) if d.at <= today]
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        write_prepared(cur, [prepare(consumed(live_items))], windows=False)
+    conn.close()
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        cur.execute("SET lock_timeout = '10s'")  # waiting behind the open slice would fail here
+        assert maintain_slice(cur, settle=None) > 0
+    conn.close()
+    # Today's and yesterday's organisation values of a day (their own roll-ups) are there and right; wider
+    # windows take the days the slice of history rebuilds once it commits.
+    live_days = {k: v for k, v in reference(db.admin_dsn).items()
+                 if k[0] >= today.date() - timedelta(days=1) and k[1] == 1 and k[2] == "organisation"}
+    assert len(live_days) > 10
+    assert {k: v for k, v in materialised(db.admin_dsn).items() if k in live_days} == live_days
+    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows WHERE day < %s",
+                 (today.date() - timedelta(days=1),))[0][0] == 0  # the slice of history has not committed
+
+    past.commit()
+    past.close()
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        maintain_slice(cur, settle=None)  # the live keys the slice queued
+    conn.close()
+    assert_windows_exact(db.admin_dsn)
+
+
+def test_a_slice_of_history_cut_off_mid_transaction_leaves_its_keys_queued(db):
+    """The worker dies (its connection with it) after a slice of history rebuilt its rows and queued the live
+    keys of its scopes, before the commit: none of that stays, every key it took is queued again, and the
+    next maintainer leaves the windows exact."""
+    today = datetime.now(UTC)
+    history = random_history(3, 40, start=today.date() - timedelta(days=40), seed=17)
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        write_prepared(cur, [prepare(consumed(deliveries(history, until=today)))], windows=False)
+    conn.close()
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        maintain_slice(cur, settle=None)  # the live keys, so that only past ones are queued
+    conn.close()
+    queued = query(db.admin_dsn, "SELECT DISTINCT grain, org, scope, day FROM metric_windows_pending")
+    assert queued and all(day < today.date() - timedelta(days=1) for *_, day in queued)
+
+    past = psycopg2.connect(db.writer_dsn)
+    with past.cursor() as cur:
+        assert maintain_slice(cur, settle=0, max_keys=None, live=False) == len(queued)
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    query(db.admin_dsn, "SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(psycopg2.Error):
+        past.commit()
+    past.close()
+    assert sorted(query(db.admin_dsn, "SELECT DISTINCT grain, org, scope, day FROM metric_windows_pending")) \
+        == sorted(queued)
+    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows WHERE day < %s",
+                 (today.date() - timedelta(days=1),))[0][0] == 0
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        refresh_windows(cur)
+    conn.close()
+    assert_windows_exact(db.admin_dsn)
