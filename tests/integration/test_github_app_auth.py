@@ -43,9 +43,10 @@ def test_installation_tokens_are_refreshed_before_they_expire_during_a_long_run(
     with FakeGitHub(rest_state(acme_history())) as fake:
         expected = {e.delivery_id for e in backfill_in_process(fake, tmp_path / "token")}
         fake.apps.add(APP_ID, public, {ORG: INSTALLATION})
-        # PyGithub renews a token 20 s before it expires: with 21 s tokens, every second. The run takes longer
-        # (about 2 s at 0.1 s a request), so it must renew at least once.
-        fake.apps.token_ttl_s = 21.0
+        # PyGithub renews a token 20 s before it expires. GitHub's expires_at is in whole seconds, so a 20 s
+        # token is due for renewal as soon as it is issued: each request of the run takes a new one, however fast
+        # the run (with 21 s tokens a run shorter than a second could finish on its first token: CI saw it).
+        fake.apps.token_ttl_s = 20.0
         fake.latency_s = 0.1
         fake.reset_log()
         settings = app_settings(tmp_path, monkeypatch, private, fake)
