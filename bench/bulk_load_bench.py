@@ -149,6 +149,19 @@ def one_run(label: str, code: Path, items: list[Delivery], repos: list[Any], fre
     return result
 
 
+def bulk_history(repos: int, days: int) -> tuple[Any, list[Delivery]]:
+    """The random history of ``repos`` × ``days`` ending yesterday, and its deliveries: up to yesterday, so
+    today's organisation value counts the live webhooks only."""
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=days)
+    started = time.perf_counter()
+    history = random_history(repos, days, start=first, seed=1)
+    items = deliveries(history, until=datetime(today.year, today.month, today.day, tzinfo=UTC) - timedelta(minutes=1))
+    print(f"history: {repos} repositories × {days} days from {first}: {len(items):,} deliveries "
+          f"(generated in {time.perf_counter() - started:.0f} s)", flush=True)
+    return history, items
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repos", type=int, default=100)
@@ -158,14 +171,7 @@ def main() -> None:
     parser.add_argument("--only", choices=("base", "now"), help="measure one side only")
     parser.add_argument("--base-seconds", type=float, help="measure the baseline for this long only")
     args = parser.parse_args()
-    today = datetime.now(UTC).date()
-    first = today - timedelta(days=args.days)
-    started = time.perf_counter()
-    history = random_history(args.repos, args.days, start=first, seed=1)
-    # Up to yesterday: today's organisation value counts the live webhooks only.
-    items = deliveries(history, until=datetime(today.year, today.month, today.day, tzinfo=UTC) - timedelta(minutes=1))
-    print(f"history: {args.repos} repositories × {args.days} days from {first}: {len(items):,} deliveries "
-          f"(generated in {time.perf_counter() - started:.0f} s)", flush=True)
+    history, items = bulk_history(args.repos, args.days)
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-base-") as base_dir:
         subprocess.run(f"git -C {REPO} archive {args.base} | tar -x -C {base_dir}", shell=True, check=True)  # noqa: S602

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from bench import bulk_load_bench  # noqa: E402
 from devstack import postgres as postgres_module  # noqa: E402
 from devstack.postgres import ADMIN  # noqa: E402
 from devstack.stack import LocalServices  # noqa: E402
-from tests.history import deliveries, random_history  # noqa: E402
 
 
 def main() -> None:
@@ -54,10 +52,7 @@ def main() -> None:
 
     postgres_module.Child = child_with_stats  # type: ignore[assignment,misc]
     LocalServices.stop = report_then_stop  # type: ignore[method-assign]
-    today = datetime.now(UTC).date()
-    history = random_history(args.repos, args.days, start=today - timedelta(days=args.days), seed=1)
-    items = deliveries(history, until=datetime(today.year, today.month, today.day, tzinfo=UTC) - timedelta(minutes=1))
-    print(f"{len(items):,} deliveries", flush=True)
+    history, items = bulk_load_bench.bulk_history(args.repos, args.days)
     bulk_load_bench.one_run("now", REPO, items, history.repos[:20], 5)
 
 
