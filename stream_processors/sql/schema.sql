@@ -700,6 +700,7 @@ CREATE UNIQUE INDEX repositories_pkey ON public.repositories USING btree (repo_i
 CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (version);
 CREATE UNIQUE INDEX team_memberships_pkey ON public.team_memberships USING btree (team_id, user_login);
 CREATE UNIQUE INDEX team_repositories_pkey ON public.team_repositories USING btree (team_id, repo_id);
+CREATE INDEX team_repositories_repo ON public.team_repositories USING btree (repo_id) WHERE (state = 'added'::text);
 CREATE UNIQUE INDEX teams_pkey ON public.teams USING btree (team_id);
 CREATE UNIQUE INDEX workflow_jobs_pkey ON public.workflow_jobs USING btree (job_id);
 CREATE INDEX workflow_jobs_run ON public.workflow_jobs USING btree (run_id);
