@@ -44,11 +44,12 @@ def main() -> None:
         conn.autocommit = False
         with conn, conn.cursor() as cur:
             repo = FIRST_REPO_ID + 1
-            cur.execute("""SELECT 'repository', org, repo_id::text, %(day)s::date FROM repositories WHERE repo_id = %(r)s
-                           UNION ALL SELECT 'organisation', %(org)s, '', %(day)s
-                           UNION ALL SELECT 'language', org, coalesce(language, ''), %(day)s FROM repositories
-                                     WHERE repo_id = %(r)s
-                           UNION ALL SELECT 'team', %(org)s, team_id::text, %(day)s FROM team_scopes WHERE repo_id = %(r)s""",
+            cur.execute("""
+                SELECT 'repository', org, repo_id::text, %(day)s::date FROM repositories WHERE repo_id = %(r)s
+                UNION ALL SELECT 'organisation', %(org)s, '', %(day)s
+                UNION ALL SELECT 'language', org, coalesce(language, ''), %(day)s FROM repositories
+                          WHERE repo_id = %(r)s
+                UNION ALL SELECT 'team', %(org)s, team_id::text, %(day)s FROM team_scopes WHERE repo_id = %(r)s""",
                         {"r": repo, "org": ORG, "day": today})
             keys = cur.fetchall()
             print(f"live keys of one repository today: {keys}")
