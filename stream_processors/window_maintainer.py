@@ -2,7 +2,8 @@
 the window queue (``windows.py``) in bounded transactions, so the writer never waits for windows.
 
 Both are woken after every write (and look at least every IDLE_POLL_SECONDS, for keys other writers
-queued). One commits today's and yesterday's keys (live dashboards); the other slices of settled past keys.
+queued). One commits today's and yesterday's keys (live dashboards); the other slices of settled keys of
+earlier days and of the windows ahead.
 Apart, a slice of history (seconds, at the organisation grain of a bulk load) never holds up the next live
 rebuild, neither by a lock (``windows.maintain_slice``) nor by taking the thread's turn. A failure rolls its
 transaction back, keys included; that thread logs, waits and retries on a fresh connection.

@@ -7,15 +7,16 @@ are rebuilt from the queue, in one of two ways:
 
 * in the writer's transaction (:func:`refresh_windows`; ``write_prepared(windows=True)``, the default of
   the library function: backfill and tests see their windows as soon as the write commits);
-* by the worker's :class:`WindowMaintainer` (``windows=False`` in the worker's sink): a thread with its own
-  connection, woken by every write, that takes the queue in bounded transactions (:func:`maintain_slice`)
-  so the writer never waits for windows. Each takes today's and yesterday's keys first (live dashboards),
-  then the keys of earlier days of whole scopes once they have settled (no new key for SETTLE_SECONDS, or
-  waiting 6 × that), so a bulk load's stretch of history is rebuilt about once, not once per batch.
-  One maintainer at a time takes past keys. Live rows (roll-up days and window end days from yesterday
-  on) and past rows are rebuilt apart, each under an advisory lock per scope of its own, so transactions
-  that rebuild the same rows of a scope take turns while a live rebuild never waits for a slice of
-  history: a slice whose windows reach into the live days queues its scope's live key instead.
+* by the worker's :class:`WindowMaintainer` (``windows=False`` in the worker's sink): threads with their
+  own connections, woken by every write, that take the queue in bounded transactions (:func:`maintain_slice`)
+  so the writer never waits for windows. One takes today's and yesterday's keys (live dashboards), the other
+  the keys of earlier and later days of whole scopes once they have settled (no new key for SETTLE_SECONDS,
+  or waiting 6 × that), so a bulk load's stretch of history is rebuilt about once, not once per batch.
+  One maintainer at a time takes settled keys. Past rows (roll-up days and window end days before
+  yesterday), live rows (yesterday and today) and ahead rows (after today) are rebuilt apart, each under an
+  advisory lock per scope of its own, so transactions that rebuild the same rows of a scope take turns
+  while a live rebuild waits neither for a slice of history nor for the windows ahead: a slice whose windows
+  reach into the live days queues its scope's live key, and a live rebuild its scope's ahead key.
 
 Either way a key leaves the queue in the transaction that rebuilds its windows: a crash (kill -9) rolls
 both back, and the keys are taken again by the next maintainer. A key committed by any other writer of the
@@ -54,43 +55,57 @@ def enqueue_buckets(cur: Any, params: dict[str, Any]) -> None:
 
 def refresh_windows(cur: Any) -> int:
     """Bring the windows of every queued key up to date in the caller's transaction; returns the number of
-    keys."""
-    return maintain_slice(cur, settle=0.0, max_keys=None)
+    keys taken (a live key queues its scope's ahead key, taken by the next round)."""
+    taken = 0
+    while (keys := maintain_slice(cur, settle=0.0, max_keys=None)) > 0:
+        taken += keys
+    return taken
 
 
 def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys: int | None = SLICE_KEYS,
                    live: bool = True) -> int:
     """One maintenance transaction's work (the caller commits); returns the number of keys taken.
 
-    Rows of live days (yesterday on: roll-up days and window end days) and of past days are rebuilt apart,
-    under locks of their own, so a live rebuild never waits for a slice of history of the same scope:
+    Rows are rebuilt in three parts, each under locks of its own, by end day (and roll-up day): past
+    (before yesterday), live (yesterday and today: what dashboards show now) and ahead (after today: the
+    windows of quiet days to come, shown once their day arrives). So a live rebuild writes at most two end
+    days per scope, and never waits for a slice of history or for the 27 days ahead:
 
-    * unless ``settle`` is None, settled keys of past days of whole scopes, about ``max_keys`` of them
-      (None: all): their roll-up days and the windows ending before yesterday; a key whose windows reach
-      into the live days queues the live key of its scope instead (rebuilt by a live slice, as cheap as
-      any live key);
-    * then, with ``live``, the live keys, those just queued included.
+    * unless ``settle`` is None, settled keys of past and ahead days of whole scopes, about ``max_keys`` of
+      them (None: all): a past key rebuilds its roll-up days and the windows ending before yesterday, and
+      queues the live key of its scope where its windows reach into the live days; an ahead key rebuilds the
+      rows after today;
+    * then, with ``live``, the live keys, those just queued included: their rows of yesterday and today;
+      each scope's ahead key is queued for the part above (a live key's windows reach 27 days ahead). At day
+      rollover a queued ahead key of the new day is a live key, taken at once.
     """
     queries = named_queries("windows.sql")
-    since = datetime.now(UTC).date() - timedelta(days=1)
+    today = datetime.now(UTC).date()
+    since, ahead = today - timedelta(days=1), today + timedelta(days=1)
     taken = 0
     if settle is not None and (max_keys is None or _first_to_take_settled(cur)):
-        cur.execute(queries["take_settled"], {"since": since, "settle": settle,
+        cur.execute(queries["take_settled"], {"since": since, "today": today, "settle": settle,
                                               "max_keys": max_keys if max_keys is not None else 2**62})
         keys: list[Key] = cur.fetchall()
         taken += len(keys)
-        if keys:
-            _rebuild(cur, rebuild_plan(keys, hi=since - timedelta(days=1)), "past")
-            reaching = {(grain, org, scope) for grain, org, scope, day in keys
+        past = [key for key in keys if key[3] < since]
+        if past:
+            _rebuild(cur, rebuild_plan(past, hi=since - timedelta(days=1)), "past")
+            reaching = {(grain, org, scope) for grain, org, scope, day in past
                         if day + timedelta(days=WINDOW_DAYS - 1) >= since}
             if reaching:
                 cur.execute(queries["enqueue_keys"], _key_params((*scope, since) for scope in sorted(reaching)))
+        later = [key for key in keys if key[3] > today]
+        if later:
+            _rebuild(cur, rebuild_plan(later, lo=ahead), "ahead")
     if live:
-        cur.execute(queries["take_live"], {"since": since})
+        cur.execute(queries["take_live"], {"since": since, "today": today})
         keys = cur.fetchall()
         taken += len(keys)
         if keys:
-            _rebuild(cur, rebuild_plan(keys, lo=since), "live")
+            _rebuild(cur, rebuild_plan(keys, lo=since, hi=today), "live")
+            scopes = sorted({(grain, org, scope) for grain, org, scope, _ in keys})
+            cur.execute(queries["enqueue_keys"], _key_params((*scope, ahead) for scope in scopes))
     return taken
 
 

@@ -20,26 +20,26 @@ CROSS JOIN LATERAL (SELECT 'repository', b.repo_id::text UNION ALL SELECT 'organ
 ORDER BY 1, 2, 3, 4;
 
 -- name: take_live
--- The queued keys of days from %(since)s on (today's and yesterday's: what live dashboards show). Entries
+-- The queued keys of days %(since)s … %(today)s (yesterday's and today's: what live dashboards show). Entries
 -- another live slice is taking are skipped, not waited for: that slice rebuilds them (a plain DELETE waited
 -- for its whole rebuild, with the keys queued since, bench/bulk_load_bench.py).
 WITH taken AS (
     DELETE FROM metric_windows_pending
-    WHERE ctid = ANY (ARRAY(SELECT ctid FROM metric_windows_pending WHERE day >= %(since)s::date
-                            FOR UPDATE SKIP LOCKED))
+    WHERE ctid = ANY (ARRAY(SELECT ctid FROM metric_windows_pending
+                            WHERE day BETWEEN %(since)s::date AND %(today)s::date FOR UPDATE SKIP LOCKED))
     RETURNING grain, org, scope, day
 )
 SELECT DISTINCT grain, org, scope, day FROM taken;
 
 -- name: take_settled
--- Then the keys of earlier days of whole scopes, oldest first, up to about %(max_keys)s keys: a scope's
+-- Then the keys of earlier days (past) and later days (ahead: queued by live rebuilds) of whole scopes, oldest first, up to about %(max_keys)s keys: a scope's
 -- keys once its newest has waited %(settle)s seconds (nothing more arrives for it: the load moved on), or
 -- its oldest 6 × %(settle)s (it keeps arriving). Whole scopes, so a stretch of days is rebuilt once and not
 -- once per slice; %(settle)s = 0 takes every scope.
 WITH scopes AS (
     SELECT grain, org, scope, count(*) AS n, min(queued_at) AS since
     FROM metric_windows_pending
-    WHERE day < %(since)s::date
+    WHERE day < %(since)s::date OR day > %(today)s::date
     GROUP BY grain, org, scope
     HAVING max(queued_at) <= now() - make_interval(secs => %(settle)s)
         OR min(queued_at) <= now() - make_interval(secs => 6 * %(settle)s)
@@ -53,7 +53,8 @@ chosen AS (
 taken AS (
     DELETE FROM metric_windows_pending p
     USING chosen c
-    WHERE p.grain = c.grain AND p.org = c.org AND p.scope = c.scope AND p.day < %(since)s::date
+    WHERE p.grain = c.grain AND p.org = c.org AND p.scope = c.scope
+      AND (p.day < %(since)s::date OR p.day > %(today)s::date)
     RETURNING p.grain, p.org, p.scope, p.day
 )
 SELECT DISTINCT grain, org, scope, day FROM taken;
@@ -71,16 +72,18 @@ CROSS JOIN LATERAL (SELECT 'repository', b.repo_id::text UNION ALL SELECT 'organ
 -- name: lock_scopes
 -- Two transactions rebuilding the same rows of a scope (two live slices, two slices of history, or two
 -- workers) take turns: the second waits for the first to commit, then reads its buckets and roll-ups (each
--- statement sees what committed before it began). %(rows)s is 'live' (roll-up days and window end days
--- from yesterday on) or 'past' (before yesterday): the two never write the same rows, so a live slice
--- never waits for a slice of history. Different scopes share no rows, so they never wait for each other.
+-- statement sees what committed before it began). %(rows)s is 'past' (roll-up days and window end days
+-- before yesterday), 'live' (yesterday and today) or 'ahead' (after today): they never write the same rows,
+-- so a live slice never waits for a slice of history or for the windows ahead. Different scopes share no
+-- rows, so they never wait for each other.
 SELECT pg_advisory_xact_lock(hashtextextended('pillarstream.metric_windows:' || %(rows)s || ':' || grain || ':' || org
                                               || ':' || scope, 0))
 FROM (SELECT DISTINCT grain, org, scope FROM unnest(%(grains)s::text[], %(orgs)s::text[], %(scopes)s::text[])
       AS u (grain, org, scope) ORDER BY grain, org, scope OFFSET 0) AS ordered;
 
 -- name: enqueue_keys
--- Keys as given: the live key of a scope whose slice of history reached into the live days' windows.
+-- Keys as given: the live key of a scope whose slice of history reached into the live days' windows, the
+-- ahead key of a scope whose live rows were rebuilt.
 INSERT INTO metric_windows_pending (grain, org, scope, day)
 SELECT * FROM unnest(%(grains)s::text[], %(orgs)s::text[], %(scopes)s::text[], %(days)s::date[]);
 

@@ -387,17 +387,23 @@ def test_the_maintainer_takes_live_keys_at_once_and_past_keys_by_whole_settled_s
         write_prepared(cur, [prepare(consumed(now_items))], windows=False)
     conn.close()
     assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows")[0][0] == 0
-    queued = query(db.admin_dsn, "SELECT count(DISTINCT (grain, org, scope)) FROM metric_windows_pending "
-                                 "WHERE day < %s", (today.date() - timedelta(days=1),))[0][0]
+    since, tomorrow = today.date() - timedelta(days=1), today.date() + timedelta(days=1)
+    scopes = "SELECT DISTINCT grain, org, scope FROM metric_windows_pending "
+    past = set(query(db.admin_dsn, scopes + "WHERE day < %s", (since,)))
+    live_scopes = set(query(db.admin_dsn, scopes + "WHERE day >= %s", (since,)))
 
     with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
         maintain_slice(cur, settle=3600)  # nothing settled yet: live keys only
     conn.close()
-    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows_pending WHERE day >= %s",
-                 (today.date() - timedelta(days=1),))[0][0] == 0
-    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows WHERE scope = '400000'")[0][0] > 0
-    assert query(db.admin_dsn, "SELECT count(DISTINCT (grain, org, scope)) FROM metric_windows_pending")[0][0] \
-        == queued
+    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows_pending WHERE day BETWEEN %s AND %s",
+                 (since, today.date()))[0][0] == 0
+    # The live rows (yesterday's and today's windows) are there; those ahead wait, as each scope's key of
+    # tomorrow, with the past keys.
+    assert query(db.admin_dsn, "SELECT min(day), max(day) FROM metric_windows WHERE scope = '400000'")[0] \
+        == (since, today.date())
+    assert set(query(db.admin_dsn, scopes + "WHERE day = %s", (tomorrow,))) == live_scopes
+    queued = len(past | live_scopes)
+    assert len(query(db.admin_dsn, scopes)) == queued
 
     slices = 0
     while query(db.admin_dsn, "SELECT count(*) FROM metric_windows_pending")[0][0]:
@@ -464,25 +470,26 @@ def test_a_live_key_is_maintained_while_a_slice_of_history_of_the_same_scope_is_
     past.commit()
     past.close()
     with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
-        maintain_slice(cur, settle=None)  # the live keys the slice queued
+        refresh_windows(cur)  # the live keys the slice queued, then the windows ahead
     conn.close()
     assert_windows_exact(db.admin_dsn)
 
 
 def test_a_slice_of_history_cut_off_mid_transaction_leaves_its_keys_queued(db):
-    """The worker dies (its connection with it) after a slice of history rebuilt its rows and queued the live
-    keys of its scopes, before the commit: none of that stays, every key it took is queued again, and the
-    next maintainer leaves the windows exact."""
+    """The worker dies (its connection with it) after a slice of history and of the windows ahead rebuilt its
+    rows and queued the live keys of its scopes, before the commit: none of that stays, every key it took is
+    queued again, and the next maintainer leaves the windows exact."""
     today = datetime.now(UTC)
     history = random_history(3, 40, start=today.date() - timedelta(days=40), seed=17)
     with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
         write_prepared(cur, [prepare(consumed(deliveries(history, until=today)))], windows=False)
     conn.close()
     with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
-        maintain_slice(cur, settle=None)  # the live keys, so that only past ones are queued
+        maintain_slice(cur, settle=None)  # the live keys, so that only past and ahead ones are queued
     conn.close()
     queued = query(db.admin_dsn, "SELECT DISTINCT grain, org, scope, day FROM metric_windows_pending")
-    assert queued and all(day < today.date() - timedelta(days=1) for *_, day in queued)
+    assert queued and all(day < today.date() - timedelta(days=1) or day == today.date() + timedelta(days=1)
+                          for *_, day in queued)
 
     past = psycopg2.connect(db.writer_dsn)
     with past.cursor() as cur:
