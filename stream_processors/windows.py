@@ -86,15 +86,19 @@ def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys:
     if settle is not None and (max_keys is None or _first_to_take_settled(cur)):
         cur.execute(queries["take_settled"], {"since": since, "today": today, "settle": settle,
                                               "max_keys": max_keys if max_keys is not None else 2**62})
-        keys: list[Key] = cur.fetchall()
+        rows = cur.fetchall()
+        keys: list[Key] = [row[:4] for row in rows]
         taken += len(keys)
         past = [key for key in keys if key[3] < since]
         if past:
-            _rebuild(cur, rebuild_plan(past, hi=since - timedelta(days=1)), "past")
+            tails = _tails(past, {row[:3] for row in rows if row[4]}, since)
+            _rebuild(cur, rebuild_plan(past, hi=since - timedelta(days=1), until=tails), "past")
             reaching = {(grain, org, scope) for grain, org, scope, day in past
                         if day + timedelta(days=WINDOW_DAYS - 1) >= since}
-            if reaching:
-                cur.execute(queries["enqueue_keys"], _key_params((*scope, since) for scope in sorted(reaching)))
+            queue = [(*scope, since) for scope in sorted(reaching)]
+            queue += [(*scope, last + timedelta(days=1)) for scope, last in sorted(tails.items())]
+            if queue:
+                cur.execute(queries["enqueue_keys"], _key_params(queue))
         later = [key for key in keys if key[3] > today]
         if later:
             _rebuild(cur, rebuild_plan(later, lo=ahead), "ahead")
@@ -107,6 +111,18 @@ def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys:
             scopes = sorted({(grain, org, scope) for grain, org, scope, _ in keys})
             cur.execute(queries["enqueue_keys"], _key_params((*scope, ahead) for scope in scopes))
     return taken
+
+
+def _tails(past: Sequence[Key], busy: set[tuple[str, str, str]], since: date) -> dict[tuple[str, str, str], date]:
+    """The last key day of each busy scope (its keys still arriving: a bulk load in progress), where windows
+    of past days end after it. Those windows (the 27 days after it) are left to the scope's next slice, with
+    the days the load brings meanwhile, through a queued key of the day after: in a load in time order a
+    slice's tail is the next slice's head, and was rebuilt by both."""
+    tails: dict[tuple[str, str, str], date] = {}
+    for grain, org, scope, day in past:
+        if (grain, org, scope) in busy:
+            tails[grain, org, scope] = max(day, tails.get((grain, org, scope), day))
+    return {scope: last for scope, last in tails.items() if last < since - timedelta(days=1)}
 
 
 def _first_to_take_settled(cur: Any) -> bool:
@@ -180,14 +196,17 @@ class RebuildPlan:
                 ("insert_windows", queries["insert_windows"], self.range_params)]
 
 
-def rebuild_plan(keys: Iterable[Sequence[Any]], lo: date = date.min, hi: date = date.max) -> RebuildPlan:
+def rebuild_plan(keys: Iterable[Sequence[Any]], lo: date = date.min, hi: date = date.max,
+                 until: dict[tuple[str, str, str], date] | None = None) -> RebuildPlan:
+    """``until``: scopes whose windows are rebuilt only up to the given end day (their roll-up days in full)."""
     keys = list(keys)
     by_scope: dict[tuple[str, str, str], set[date]] = {}
     for grain, org, scope, day in keys:
         by_scope.setdefault((grain, org, scope), set()).add(day)
     ranges: list[tuple[str, str, str, date, date]] = []
     for (grain, org, scope), key_days in sorted(by_scope.items()):
-        for first, last in end_day_ranges(key_days, lo, hi):
+        last_end = min(hi, (until or {}).get((grain, org, scope), hi))
+        for first, last in end_day_ranges(key_days, lo, last_end):
             ranges.append((grain, org, scope, first, last))
     return RebuildPlan(
         _key_params(keys),

@@ -32,12 +32,13 @@ WITH taken AS (
 SELECT DISTINCT grain, org, scope, day FROM taken;
 
 -- name: take_settled
--- Then the keys of earlier days (past) and later days (ahead: queued by live rebuilds) of whole scopes, oldest first, up to about %(max_keys)s keys: a scope's
--- keys once its newest has waited %(settle)s seconds (nothing more arrives for it: the load moved on), or
--- its oldest 6 × %(settle)s (it keeps arriving). Whole scopes, so a stretch of days is rebuilt once and not
--- once per slice; %(settle)s = 0 takes every scope.
+-- Then the keys of earlier days (past) and later days (ahead: queued by live rebuilds) of whole scopes, oldest
+-- first, up to about %(max_keys)s keys: a scope's keys once its newest has waited %(settle)s seconds (nothing
+-- more arrives for it: the load moved on), or its oldest 6 × %(settle)s (it keeps arriving: busy). Whole
+-- scopes, so a stretch of days is rebuilt once and not once per slice; %(settle)s = 0 takes every scope.
 WITH scopes AS (
-    SELECT grain, org, scope, count(*) AS n, min(queued_at) AS since
+    SELECT grain, org, scope, count(*) AS n, min(queued_at) AS since,
+           max(queued_at) > now() - make_interval(secs => %(settle)s) AS busy
     FROM metric_windows_pending
     WHERE day < %(since)s::date OR day > %(today)s::date
     GROUP BY grain, org, scope
@@ -45,8 +46,8 @@ WITH scopes AS (
         OR min(queued_at) <= now() - make_interval(secs => 6 * %(settle)s)
 ),
 chosen AS (
-    SELECT grain, org, scope
-    FROM (SELECT grain, org, scope, sum(n) OVER (ORDER BY since, grain, org, scope) - n AS before
+    SELECT grain, org, scope, busy
+    FROM (SELECT grain, org, scope, busy, sum(n) OVER (ORDER BY since, grain, org, scope) - n AS before
           FROM scopes) AS ordered
     WHERE before < %(max_keys)s
 ),
@@ -55,9 +56,9 @@ taken AS (
     USING chosen c
     WHERE p.grain = c.grain AND p.org = c.org AND p.scope = c.scope
       AND (p.day < %(since)s::date OR p.day > %(today)s::date)
-    RETURNING p.grain, p.org, p.scope, p.day
+    RETURNING p.grain, p.org, p.scope, p.day, c.busy
 )
-SELECT DISTINCT grain, org, scope, day FROM taken;
+SELECT DISTINCT grain, org, scope, day, busy FROM taken;
 
 -- name: keys_of_days
 -- Every key of the buckets of a span of days (building the windows from scratch).

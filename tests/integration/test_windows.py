@@ -508,3 +508,36 @@ def test_a_slice_of_history_cut_off_mid_transaction_leaves_its_keys_queued(db):
         refresh_windows(cur)
     conn.close()
     assert_windows_exact(db.admin_dsn)
+
+
+def test_a_busy_scope_leaves_the_windows_after_its_last_key_to_its_next_slice(db):
+    """A bulk load keeps queuing keys of the same scopes: each slice of history takes a busy scope's keys
+    (the oldest waited long enough) but rebuilds its windows only up to its last key day, queuing the day
+    after for the next slice, which the load's next days join; once the scope settles, the windows are
+    exact."""
+    today = datetime.now(UTC)
+    history = random_history(3, 60, start=today.date() - timedelta(days=60), seed=18)
+    items = deliveries(history, until=datetime(today.year, today.month, today.day, tzinfo=UTC) - timedelta(days=30))
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        write_prepared(cur, [prepare(consumed(items))], windows=False)
+    conn.close()
+    # Every scope busy: its oldest key queued an hour ago, its newest just now.
+    query(db.admin_dsn, """UPDATE metric_windows_pending p SET queued_at = now() - interval '1 hour'
+                           WHERE day < (SELECT max(day) FROM metric_windows_pending q
+                                        WHERE (q.grain, q.org, q.scope) = (p.grain, p.org, p.scope))
+                           RETURNING 1""")
+    last_days = dict(((grain, org, scope), day) for grain, org, scope, day in query(
+        db.admin_dsn, "SELECT grain, org, scope, max(day) FROM metric_windows_pending GROUP BY 1, 2, 3"))
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        assert maintain_slice(cur, settle=60, max_keys=None, live=False) > 0
+    conn.close()
+    assert sorted(query(db.admin_dsn, "SELECT grain, org, scope, day FROM metric_windows_pending")) \
+        == sorted((*scope, last + timedelta(days=1)) for scope, last in last_days.items())
+    ends = dict(((grain, org, scope), day) for grain, org, scope, day in query(
+        db.admin_dsn, "SELECT grain, org, scope, max(day) FROM metric_windows GROUP BY 1, 2, 3"))
+    assert ends == last_days  # nothing after a scope's last key day yet
+
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        refresh_windows(cur)  # the scopes settle
+    conn.close()
+    assert_windows_exact(db.admin_dsn)
