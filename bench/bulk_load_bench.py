@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,7 +40,7 @@ sys.path.insert(0, str(REPO))
 import psycopg2  # noqa: E402
 
 from adapters.kafka_publisher import ensure_topic  # noqa: E402
-from bench.dashboard_bench import SECRET, _freshness  # noqa: E402
+from bench.dashboard_bench import SECRET, _freshness, unseen  # noqa: E402
 from bench.services import bench_services, publish_history  # noqa: E402
 from devstack.postgres import READER, WRITER  # noqa: E402
 from devstack.process import Child, free_port, wait_until  # noqa: E402
@@ -100,15 +101,20 @@ def one_run(label: str, code: Path, items: list[Delivery], repos: list[Any], fre
 
             def live() -> None:  # webhooks for as long as the bulk load runs, in rounds of 10 s
                 while not stop.is_set():
-                    latencies.extend(asyncio.run(_freshness(url, services.postgres.dsn(READER), fresh_rate, 10,
-                                                            repos)))
+                    started = time.perf_counter() - t0
+                    round_ = asyncio.run(_freshness(url, services.postgres.dsn(READER), fresh_rate, 10, repos))
+                    latencies.extend(round_)
+                    if round_:  # where in the load the slow ones were
+                        print(f"  {label} t={started:5.0f} s  freshness of {len(round_)} webhooks: p50 "
+                              f"{round_[len(round_) // 2]:,.0f} ms, max {round_[-1]:,.0f} ms, "
+                              f"{unseen(round_)} not seen within 60 s", flush=True)
 
             try:
                 bulk_rows = "SELECT count(*) FROM deliveries WHERE received_at < date_trunc('day', now(), 'UTC')"
                 wait_until(lambda: scalar(bulk_rows) > 0, timeout=180, what="first rows", child=worker)
+                t0 = last_t = now = time.perf_counter()
                 fresh = threading.Thread(target=live, daemon=True)
                 fresh.start()
-                t0 = last_t = now = time.perf_counter()
                 first_n = last_n = n = scalar(bulk_rows)
                 rates: list[float] = []
                 while n < len(items):
@@ -131,8 +137,12 @@ def one_run(label: str, code: Path, items: list[Delivery], repos: list[Any], fre
                     print(f"{label}: stopped after {now - t0:.0f} s (--base-seconds)", flush=True)
                     result["settled_s"] = float("nan")
                 else:
-                    wait_until(lambda: scalar("SELECT count(*) FROM metric_windows_pending") == 0, timeout=1800,
-                               what="every window settled", child=worker)
+                    # Keys of days after today (the windows ahead, queued by every live rebuild) keep coming
+                    # while the live webhooks do; the history's windows are those up to today.
+                    history_keys = ("SELECT count(*) FROM metric_windows_pending "
+                                    "WHERE day <= (now() AT TIME ZONE 'UTC')::date")
+                    wait_until(lambda: scalar(history_keys) == 0, timeout=1800, what="every window settled",
+                               child=worker)
                     result["settled_s"] = time.perf_counter() - done
                     print(f"{label}: windows settled {result['settled_s']:.1f} s after the last row", flush=True)
             finally:
@@ -140,12 +150,18 @@ def one_run(label: str, code: Path, items: list[Delivery], repos: list[Any], fre
                 worker.stop()
             fresh.join(timeout=120)
         conn.close()
+        kept = REPO / ".local" / "bench-logs" / f"bulk-{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+        kept.mkdir(parents=True, exist_ok=True)
+        for log in root.glob("*.log"):  # the services' folder goes; the workers' logs stay for a look
+            shutil.copy(log, kept)
+        print(f"{label}: logs kept in {kept}", flush=True)
     lat = sorted(latencies)
     if lat:
         p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
         result["p50"], result["p99"] = p(0.5), p(0.99)
         print(f"{label}: freshness during the bulk load (POST → organisation prs_opened today), {len(lat)} webhooks "
-              f"at {fresh_rate:.0f}/s: p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, max {lat[-1]:.0f} ms", flush=True)
+              f"at {fresh_rate:.0f}/s: p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, max {lat[-1]:.0f} ms, "
+              f"{unseen(lat)} not seen within 60 s", flush=True)
     return result
 
 
