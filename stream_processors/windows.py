@@ -126,7 +126,7 @@ def _tails(past: Sequence[Key], busy: set[tuple[str, str, str]], since: date) ->
 
 
 def _first_to_take_settled(cur: Any) -> bool:
-    """One maintainer at a time takes past keys (other workers' skip that part rather than wait for it)."""
+    """One maintainer at a time takes settled keys (other workers' skip that part rather than wait for it)."""
     cur.execute("SELECT pg_try_advisory_xact_lock(hashtextextended('pillarstream.metric_windows:settled', 0))")
     return bool(cur.fetchone()[0])
 
