@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ import psycopg2  # noqa: E402
 
 from adapters.kafka_publisher import ensure_topic  # noqa: E402
 from bench.dashboard_bench import SECRET, _freshness, unseen  # noqa: E402
-from bench.services import bench_services, publish_history  # noqa: E402
+from bench.services import bench_services, keep_logs, publish_history  # noqa: E402
 from devstack.postgres import READER, WRITER  # noqa: E402
 from devstack.process import Child, free_port, wait_until  # noqa: E402
 from devstack.stack import LocalServices, child_env, http_ok  # noqa: E402
@@ -150,11 +149,7 @@ def one_run(label: str, code: Path, items: list[Delivery], repos: list[Any], fre
                 worker.stop()
             fresh.join(timeout=120)
         conn.close()
-        kept = REPO / ".local" / "bench-logs" / f"bulk-{label}-{time.strftime('%Y%m%d-%H%M%S')}"
-        kept.mkdir(parents=True, exist_ok=True)
-        for log in root.glob("*.log"):  # the services' folder goes; the workers' logs stay for a look
-            shutil.copy(log, kept)
-        print(f"{label}: logs kept in {kept}", flush=True)
+        print(f"{label}: logs kept in {keep_logs(root, f'bulk-{label}')}", flush=True)
     lat = sorted(latencies)
     if lat:
         p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731

@@ -90,7 +90,7 @@ import aiohttp  # noqa: E402
 import psycopg2  # noqa: E402
 
 from bench.bucket_load import load  # noqa: E402
-from bench.services import bench_services, live_pipeline, publish_history  # noqa: E402
+from bench.services import bench_services, keep_logs, live_pipeline, publish_history  # noqa: E402
 from dashboards.bundle import Bundle  # noqa: E402
 from dashboards.query_context import UnsupportedChart, build_query, metric_label  # noqa: E402
 from devstack.postgres import ADMIN, READER, WRITER  # noqa: E402
@@ -434,6 +434,7 @@ def unseen(latencies: list[float]) -> int:
 def freshness(services: LocalServices, root: Path, rate: float, seconds: float, repos: list[Any]) -> None:
     with live_pipeline(services, root, SECRET, settle_s=10) as url:
         lat = asyncio.run(_freshness(url, services.postgres.dsn(READER), rate, seconds, repos))
+    print(f"freshness: logs kept in {keep_logs(root, 'dashboards')}")
     if not lat:
         print("freshness: nothing became visible")
         return

@@ -37,6 +37,15 @@ def bench_services(name: str, **options: Any) -> Iterator[tuple[Path, LocalServi
         services.remove()
 
 
+def keep_logs(root: Path, name: str) -> Path:
+    """Copy the services' and workers' logs out of ``root`` (removed with the services) for a look after."""
+    kept = REPO / ".local" / "bench-logs" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    kept.mkdir(parents=True, exist_ok=True)
+    for log in root.glob("*.log"):
+        shutil.copy(log, kept)
+    return kept
+
+
 @contextmanager
 def scratch_warehouse() -> Iterator[PostgresServer]:
     """A throwaway Postgres of its own, migrated, for benches that call the writer directly; removed after."""
