@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import psycopg2  # noqa: E402
 
 from bench.bucket_load import FIRST_REPO_ID, load  # noqa: E402
 from bench.services import scratch_warehouse  # noqa: E402
+from bench.windows_explain import run as explain  # noqa: E402
 from devstack.postgres import ADMIN  # noqa: E402
 from stream_processors.windows import REBUILD_WORK_MEM, rebuild_plan  # noqa: E402
 from tests.scenario import ORG  # noqa: E402
@@ -57,22 +57,10 @@ def main() -> None:
             ahead = [(grain, org, scope, today + timedelta(days=1)) for grain, org, scope, _ in keys]
             plans = {"live": rebuild_plan(keys, lo=today - timedelta(days=1), hi=today),  # maintain_slice's parts
                      "ahead": rebuild_plan(ahead, lo=today + timedelta(days=1))}
+            cur.execute("SELECT set_config('work_mem', %s, true)", (REBUILD_WORK_MEM,))  # as maintain_slice
             for run in range(args.runs):
                 for part, plan in plans.items():
-                    cur.execute("SAVEPOINT explain")
-                    cur.execute("SELECT set_config('work_mem', %s, true)", (REBUILD_WORK_MEM,))
-                    total = 0.0
-                    for name, sql, params in plan.statements():
-                        started = time.perf_counter()
-                        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
-                        lines = [row[0] for row in cur.fetchall()]
-                        elapsed = time.perf_counter() - started
-                        total += elapsed
-                        print(f"run {run + 1} {part:5} {name:20} {elapsed * 1000:8.0f} ms   {lines[-1]}")
-                        if args.v and run == 0:
-                            print("\n".join(lines))
-                    cur.execute("ROLLBACK TO SAVEPOINT explain")
-                    print(f"run {run + 1} {part:5} total {total * 1000:.0f} ms")
+                    explain(cur, f"run {run + 1} {part}", plan.statements(), args.v and run == 0)
         conn.close()
 
 
