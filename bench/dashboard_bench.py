@@ -506,7 +506,9 @@ def main() -> None:
         report_charts(time_charts(services.postgres.dsn(READER), args.runs, args.querytime_runs, ORG,
                                   first_team[0] if first_team else None))
         if args.fresh_seconds > 0:
-            history = random_history(min(args.repos, 20), 1, seed=1)
+            # Repositories of their own: the generator's ids are those of the loaded ones, whose languages differ,
+            # and a webhook changing a repository's language moves its whole history between languages.
+            history = random_history(min(args.repos, 20), 1, seed=1, first_repo_id=900_000)
             freshness(services, root, args.fresh_rate, args.fresh_seconds, history.repos)
         if args.load == "replay":
             rebuild(services.postgres.dsn(ADMIN))
