@@ -38,7 +38,8 @@ def sql_tuples(text: str) -> list[tuple[Literal, ...]]:
     found: list[tuple[Literal, ...]] = []
     i = 0
     while (start := text.find("(", i)) >= 0:
-        values, j, ok = [], start + 1, True
+        values: list[Literal] = []
+        j, ok = start + 1, True
         while ok:
             while j < len(text) and text[j] in " \t\r\n":
                 j += 1
@@ -183,9 +184,9 @@ def sync_charts(bundle: Bundle, metrics: dict[str, Metric]) -> list[str]:
         for node in dashboard.get("position", {}).values():
             if isinstance(node, dict) and node.get("type") == "CHART":
                 meta = node["meta"]
-                title = titles.get(str(meta.get("uuid")))
-                if title and meta.get("sliceName") != title:
-                    meta["sliceName"] = title
+                shown = titles.get(str(meta.get("uuid")))
+                if shown and meta.get("sliceName") != shown:
+                    meta["sliceName"] = shown
                     if path not in changed:
                         changed.append(path)
     return changed

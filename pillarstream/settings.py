@@ -22,6 +22,9 @@ from pillarstream.kafka_connection import KafkaConnection, SaslMechanism, Securi
 Compression = Literal["zstd", "gzip", "none"]  # of produced record batches
 
 ENV_PREFIX = "PILLARSTREAM_"
+# Variables of .env.example that docker-compose.yml reads (the database roles' passwords), no setting: a
+# shell that sources .env has them, and they are not typos.
+DEPLOYMENT_VARIABLES = frozenset({"PILLARSTREAM_WRITER_PASSWORD", "PILLARSTREAM_READER_PASSWORD"})
 MB = 1024 * 1024
 
 
@@ -220,7 +223,7 @@ def warn_unknown_variables() -> None:
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     """``PILLARSTREAM_*`` variables that are no setting (a typo would otherwise fall back to the default
     silently), each with the closest setting's name when one is close."""
-    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | DEPLOYMENT_VARIABLES
     found = []
     for name in sorted(os.environ if environ is None else environ):
         if name.startswith(ENV_PREFIX) and name not in known:

@@ -11,7 +11,8 @@ are rebuilt from the queue, in one of two ways:
   own connections, woken by every write, that take the queue in bounded transactions (:func:`maintain_slice`)
   so the writer never waits for windows. One takes today's and yesterday's keys (live dashboards), the other
   the keys of earlier and later days of whole scopes once they have settled (no new key for SETTLE_SECONDS,
-  or waiting 6 × that), so a bulk load's stretch of history is rebuilt about once, not once per batch.
+  or waiting 6 × that while keys keep coming; MAX_WAIT_SECONDS during a bulk load), so a load's stretch of
+  history is rebuilt about once, not once per batch, and mostly after the load rather than beside it.
   One maintainer at a time takes settled keys. Past rows (roll-up days and window end days before
   yesterday), live rows (yesterday and today) and ahead rows (after today) are rebuilt apart, each under an
   advisory lock per scope of its own, so transactions that rebuild the same rows of a scope take turns
@@ -40,6 +41,11 @@ from stream_processors.facts import named_queries
 Key = tuple[str, str, str, date]  # grain, org, scope, day
 WINDOW_DAYS = 28  # the longest window: a day's data counts in windows ending up to 27 days later
 SETTLE_SECONDS = 5.0  # a scope's past keys wait until none has arrived for this long (at most 6 × this)
+# While a bulk load runs (more past keys than LOAD_KEYS queued within SETTLE_SECONDS) busy scopes wait up to
+# MAX_WAIT_SECONDS instead, and so do the windows ahead always: rebuilding a load's history beside it took
+# a third of the cores from the writer (bench/bulk_load_bench.py); after it, the same windows cost the same.
+LOAD_KEYS = 1_000
+MAX_WAIT_SECONDS = 600.0
 SLICE_KEYS = 1_000  # about how many past keys one maintenance transaction takes (whole scopes)
 IDLE_POLL_SECONDS = 1.0  # the maintainer looks at the queue at least this often without being woken
 # A slice of history at the organisation grain sorts and gathers more than Postgres' default 4 MB: it
@@ -63,7 +69,7 @@ def refresh_windows(cur: Any) -> int:
 
 
 def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys: int | None = SLICE_KEYS,
-                   live: bool = True) -> int:
+                   live: bool = True, max_wait: float = MAX_WAIT_SECONDS, load_keys: int = LOAD_KEYS) -> int:
     """One maintenance transaction's work (the caller commits); returns the number of keys taken.
 
     Rows are rebuilt in three parts, each under locks of its own, by end day (and roll-up day): past
@@ -85,6 +91,7 @@ def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys:
     taken = 0
     if settle is not None and (max_keys is None or _first_to_take_settled(cur)):
         cur.execute(queries["take_settled"], {"since": since, "today": today, "settle": settle,
+                                              "max_wait": max_wait, "load_keys": load_keys,
                                               "max_keys": max_keys if max_keys is not None else 2**62})
         rows = cur.fetchall()
         keys: list[Key] = [row[:4] for row in rows]

@@ -32,22 +32,35 @@ WITH taken AS (
 SELECT DISTINCT grain, org, scope, day FROM taken;
 
 -- name: take_settled
--- Then the keys of earlier days (past) and later days (ahead: queued by live rebuilds) of whole scopes, oldest
--- first, up to about %(max_keys)s keys: a scope's keys once its newest has waited %(settle)s seconds (nothing
--- more arrives for it: the load moved on), or its oldest 6 × %(settle)s (it keeps arriving: busy). Whole
--- scopes, so a stretch of days is rebuilt once and not once per slice; %(settle)s = 0 takes every scope.
-WITH scopes AS (
-    SELECT grain, org, scope, count(*) AS n, min(queued_at) AS since,
-           max(queued_at) > now() - make_interval(secs => %(settle)s) AS busy
+-- Then the keys of earlier days (past) and of later days (ahead: queued by live rebuilds) of whole scopes, each
+-- part of a scope apart, oldest first, up to about %(max_keys)s keys: a part's keys once its newest has waited
+-- %(settle)s seconds (nothing more arrives for it: the load moved on), or, while they keep arriving (busy),
+-- once its oldest has waited 6 × %(settle)s; %(max_wait)s seconds instead for the windows ahead (shown from
+-- their day on, when their key is a live one) and while a bulk load runs (over %(load_keys)s past keys queued
+-- in the last %(settle)s seconds: its history is rebuilt after it, or in long stretches, not beside it
+-- every few seconds). Whole parts of scopes, so a stretch of days is rebuilt once and not once per slice;
+-- apart, so the key of tomorrow that every live webhook queues keeps only the windows ahead waiting, not the
+-- scope's history. %(settle)s = 0 takes everything.
+WITH parts AS (
+    SELECT grain, org, scope, day > %(today)s::date AS ahead, count(*) AS n, min(queued_at) AS since,
+           max(queued_at) > now() - make_interval(secs => %(settle)s) AS busy,
+           count(*) FILTER (WHERE day < %(since)s::date
+                              AND queued_at > now() - make_interval(secs => %(settle)s)) AS arriving
     FROM metric_windows_pending
     WHERE day < %(since)s::date OR day > %(today)s::date
-    GROUP BY grain, org, scope
-    HAVING max(queued_at) <= now() - make_interval(secs => %(settle)s)
-        OR min(queued_at) <= now() - make_interval(secs => 6 * %(settle)s)
+    GROUP BY grain, org, scope, day > %(today)s::date
+),
+scopes AS (
+    SELECT grain, org, scope, ahead, n, since, busy
+    FROM (SELECT *, sum(arriving) OVER () > %(load_keys)s AS loading FROM parts) AS p
+    WHERE NOT busy
+       OR since <= now() - make_interval(secs => CASE WHEN ahead OR loading THEN %(max_wait)s
+                                                      ELSE 6 * %(settle)s END)
 ),
 chosen AS (
-    SELECT grain, org, scope, busy
-    FROM (SELECT grain, org, scope, busy, sum(n) OVER (ORDER BY since, grain, org, scope) - n AS before
+    SELECT grain, org, scope, ahead, busy
+    FROM (SELECT grain, org, scope, ahead, busy,
+                 sum(n) OVER (ORDER BY since, grain, org, scope, ahead) - n AS before
           FROM scopes) AS ordered
     WHERE before < %(max_keys)s
 ),
@@ -55,7 +68,7 @@ taken AS (
     DELETE FROM metric_windows_pending p
     USING chosen c
     WHERE p.grain = c.grain AND p.org = c.org AND p.scope = c.scope
-      AND (p.day < %(since)s::date OR p.day > %(today)s::date)
+      AND CASE WHEN c.ahead THEN p.day > %(today)s::date ELSE p.day < %(since)s::date END
     RETURNING p.grain, p.org, p.scope, p.day, c.busy
 )
 SELECT DISTINCT grain, org, scope, day, busy FROM taken;

@@ -402,13 +402,13 @@ def test_the_maintainer_takes_live_keys_at_once_and_past_keys_by_whole_settled_s
     assert query(db.admin_dsn, "SELECT min(day), max(day) FROM metric_windows WHERE scope = '400000'")[0] \
         == (since, today.date())
     assert set(query(db.admin_dsn, scopes + "WHERE day = %s", (tomorrow,))) == live_scopes
-    queued = len(past | live_scopes)
-    assert len(query(db.admin_dsn, scopes)) == queued
+    assert len(query(db.admin_dsn, scopes)) == len(past | live_scopes)
+    queued = len(past) + len(live_scopes)  # parts: the past of a scope, and the windows ahead of a live one
 
     slices = 0
     while query(db.admin_dsn, "SELECT count(*) FROM metric_windows_pending")[0][0]:
         with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
-            assert maintain_slice(cur, settle=0, max_keys=1) > 0  # one whole scope per transaction
+            assert maintain_slice(cur, settle=0, max_keys=1) > 0  # one whole part of a scope per transaction
         conn.close()
         slices += 1
     assert slices == queued
@@ -510,9 +510,30 @@ def test_a_slice_of_history_cut_off_mid_transaction_leaves_its_keys_queued(db):
     assert_windows_exact(db.admin_dsn)
 
 
+def test_keys_of_tomorrow_keep_only_the_windows_ahead_waiting_not_the_scopes_history(db):
+    """Every live webhook queues its scopes' key of tomorrow, so the part ahead of a live scope stays busy
+    while webhooks come; its past keys are taken once they settle, all the same."""
+    today = datetime.now(UTC).date()
+    history = random_history(2, 20, start=today - timedelta(days=25), seed=19)
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        write_prepared(cur, [prepare(consumed(deliveries(history)))], windows=False)
+    conn.close()
+    query(db.admin_dsn, "UPDATE metric_windows_pending SET queued_at = now() - interval '1 minute' RETURNING 1")
+    scopes = query(db.admin_dsn, "SELECT DISTINCT grain, org, scope FROM metric_windows_pending")
+    query(db.admin_dsn, """INSERT INTO metric_windows_pending (grain, org, scope, day)
+                           SELECT DISTINCT grain, org, scope, %s::date FROM metric_windows_pending RETURNING 1""",
+          (today + timedelta(days=1),))
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        assert maintain_slice(cur, settle=5, max_keys=None, live=False) > 0
+    conn.close()
+    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows_pending WHERE day < %s",
+                 (today - timedelta(days=1),))[0][0] == 0
+    assert len(query(db.admin_dsn, "SELECT 1 FROM metric_windows_pending WHERE day > %s", (today,))) == len(scopes)
+
+
 def test_a_busy_scope_leaves_the_windows_after_its_last_key_to_its_next_slice(db):
     """A bulk load keeps queuing keys of the same scopes: each slice of history takes a busy scope's keys
-    (the oldest waited long enough) but rebuilds its windows only up to its last key day, queuing the day
+    once the oldest has waited long enough, but rebuilds its windows only up to its last key day, queuing the day
     after for the next slice, which the load's next days join; once the scope settles, the windows are
     exact."""
     today = datetime.now(UTC)
@@ -529,7 +550,10 @@ def test_a_busy_scope_leaves_the_windows_after_its_last_key_to_its_next_slice(db
     last_days = dict(((grain, org, scope), day) for grain, org, scope, day in query(
         db.admin_dsn, "SELECT grain, org, scope, max(day) FROM metric_windows_pending GROUP BY 1, 2, 3"))
     with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
-        assert maintain_slice(cur, settle=60, max_keys=None, live=False) > 0
+        # While a bulk load runs (load_keys=0: any key queued within the settle time marks one), a busy
+        # scope's history waits until its oldest key has waited max_wait; otherwise 6 × the settle time.
+        assert maintain_slice(cur, settle=60, max_keys=None, live=False, max_wait=7200, load_keys=0) == 0
+        assert maintain_slice(cur, settle=60, max_keys=None, live=False, max_wait=7200) > 0
     conn.close()
     assert sorted(query(db.admin_dsn, "SELECT grain, org, scope, day FROM metric_windows_pending")) \
         == sorted((*scope, last + timedelta(days=1)) for scope, last in last_days.items())

@@ -149,7 +149,8 @@ def test_google_token_wraps_the_access_token_for_managed_kafka():
 
 def test_unknown_variables_are_named_with_the_closest_setting():
     found = unknown_variables({K + "SECURITY_PROTCOL": "SASL_SSL", "PILLARSTREAM_SOMETHING_ELSE": "1",
-                               "PILLARSTREAM_RAW_TOPIC": "t", "OTHER": "x"})
+                               "PILLARSTREAM_RAW_TOPIC": "t", "OTHER": "x",
+                               "PILLARSTREAM_WRITER_PASSWORD": "from .env, for docker-compose.yml"})
     assert found == ["PILLARSTREAM_KAFKA_SECURITY_PROTCOL (did you mean PILLARSTREAM_KAFKA_SECURITY_PROTOCOL?)",
                      "PILLARSTREAM_SOMETHING_ELSE"]
 
