@@ -48,6 +48,11 @@ STOP_GRACE_S = 30.0  # how long a graceful stop after such a write may take befo
 # Batches between collected and written: one being written, one being normalised, two queued for the
 # normalising process so it never waits for the next (2 -> 4 measured about 10% faster; runs vary by ±20%).
 IN_FLIGHT = 4
+# Writers of the warehouse, each with its connection and transactions, taking a batch's records by partition.
+# Partitions are keyed by repository, so the lanes' transactions share no bucket and seldom a row. One writer
+# was a bulk load's limit: its Postgres backend at a full core while the rest of the machine waited for it
+# (bench/ingest_profile.py).
+WRITER_LANES = 2
 
 
 async def write_until_done(write: Callable[[], Any], what: str) -> None:
@@ -115,27 +120,36 @@ def create_app(settings: Settings, role: str) -> faust.App:
     else:
         # Loaded (and validated) at start-up, so a bad file stops the worker before it consumes anything.
         config = load_pillar_config(settings.pillars_config)
-        # The writer commits facts, buckets and the keys of the windows they change; the maintainer's own
-        # connections rebuild those windows beside it (live keys and past ones apart), so windows never hold
-        # up a write.
-        preparer, sink = PreparerProcess(config), PostgresSink(settings.dsn(), windows=False)
+        # The writers commit facts, buckets and the keys of the windows they change; the maintainer's own
+        # connections rebuild those windows beside them (live keys and past ones apart), so windows never
+        # hold up a write.
+        preparer = PreparerProcess(config)
         maintainer = WindowMaintainer(settings.dsn())
 
-        async def write_together(batches: list[PreparedBatch]) -> None:
-            maintainer.start()  # on the first write: the worker is running, not just built
-            await write_until_done(lambda: sink.write_prepared(batches), "warehouse")
-            maintainer.wake()
-            report(batches)
+        def lane_writer(sink: PostgresSink) -> GroupWriter[PreparedBatch]:
+            async def write_together(batches: list[PreparedBatch]) -> None:
+                maintainer.start()  # on the first write: the worker is running, not just built
+                await write_until_done(lambda: sink.write_prepared(batches), "warehouse")
+                maintainer.wake()
+                report(batches)
 
-        # Batches are prepared side by side but written one transaction at a time; those that queue up
-        # meanwhile share the next one.
-        writer = GroupWriter(write_together)
+            # Batches are prepared side by side but written one transaction at a time per lane; those that
+            # queue up meanwhile share the lane's next one.
+            return GroupWriter(write_together)
 
-        async def submit(batch: PreparedBatch, alone: bool) -> None:
-            await writer.submit(batch, alone=alone)
+        lanes = [lane_writer(PostgresSink(settings.dsn(), windows=False)) for _ in range(WRITER_LANES)]
+
+        async def write_lane(lane: int, records: list[RawRecord]) -> None:
+            async def submit(batch: PreparedBatch, alone: bool) -> None:
+                await lanes[lane].submit(batch, alone=alone)
+
+            await write_isolating(records, preparer.prepare, submit)
 
         async def write(records: list[RawRecord]) -> None:
-            await write_isolating(records, preparer.prepare, submit)
+            by_lane: dict[int, list[RawRecord]] = {}
+            for record in records:
+                by_lane.setdefault(record[1] % WRITER_LANES, []).append(record)
+            await asyncio.gather(*(write_lane(lane, part) for lane, part in by_lane.items()))
 
         @app.task  # type: ignore[untyped-decorator]
         async def maintain_windows() -> None:
