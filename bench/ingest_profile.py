@@ -41,9 +41,13 @@ def main() -> None:
         try:
             with psycopg2.connect(self.postgres.dsn(ADMIN)) as conn, conn.cursor() as cur:
                 cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-                cur.execute("""SELECT total_exec_time, calls, mean_exec_time, rows, temp_blks_written,
-                                      regexp_replace(left(query, 400), '\\s+', ' ', 'g')
-                               FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %s""", (args.top,))
+                # psycopg2 sends arrays as literals, so each array length is a statement of its own to
+                # pg_stat_statements: summed here by the statement's first 120 characters.
+                cur.execute("""SELECT sum(total_exec_time), sum(calls), sum(total_exec_time) / sum(calls), sum(rows),
+                                      sum(temp_blks_written), statement
+                               FROM (SELECT *, regexp_replace(left(query, 120), '\\s+', ' ', 'g') AS statement
+                                     FROM pg_stat_statements) AS s
+                               GROUP BY statement ORDER BY 1 DESC LIMIT %s""", (args.top,))
                 print(f"{'total s':>9} {'calls':>7} {'mean ms':>9} {'rows':>10} {'temp blks':>10}  statement")
                 for total, calls, mean, rows, temp, query in cur.fetchall():
                     print(f"{total / 1000:9.1f} {calls:7} {mean:9.1f} {rows:10} {temp:10}  {query[:160]}")

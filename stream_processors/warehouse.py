@@ -37,7 +37,7 @@ from pillarstream.envelope import ENVELOPE_HEADER, Envelope, from_record
 from pillarstream.normalise import Facts, PayloadError, normalise
 from stream_processors.archiver import Consumed, RawRecord
 from stream_processors.facts import Statement, json_rows, keys, named_queries, upserts
-from stream_processors.windows import enqueue_buckets, refresh_windows
+from stream_processors.windows import buckets_present, enqueue_buckets, refresh_windows
 
 log = logging.getLogger(__name__)
 Bucket = tuple[date, int]
@@ -251,10 +251,10 @@ def recompute_buckets(cur: Any, buckets: Iterable[Bucket], *, windows: bool = Tr
     ordered = sorted(set(buckets))  # a stable order keeps concurrent writers' row locks in one order
     params = {"days": [d for d, _ in ordered], "repos": [r for _, r in ordered]}
     cur.execute(queries["lock_repositories"], params)
-    enqueue_buckets(cur, params)  # the grains the old buckets roll into
+    before = buckets_present(cur, params)  # the old buckets' grains are queued too (a bucket may be gone)
     cur.execute(queries["delete_buckets"], params)
     cur.execute(queries["insert_buckets"], params)
-    enqueue_buckets(cur, params)  # and the new ones
+    enqueue_buckets(cur, params, before)
     if windows:
         refresh_windows(cur)
 

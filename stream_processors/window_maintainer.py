@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from adapters.postgres import ReconnectingConnection
 from pillarstream.errors import WarehouseError
@@ -20,6 +21,11 @@ from stream_processors.windows import IDLE_POLL_SECONDS, SETTLE_SECONDS, SLICE_K
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 10.0
+# A look for settled keys that finds none is followed by a pause of this many times what it took (at most
+# MAX_IDLE_S) before the next, however often writes wake the thread: it groups the whole queue, which holds
+# millions of keys while a bulk load's history waits, and every write of the load woke it.
+IDLE_COST_FACTOR = 30.0
+MAX_IDLE_S = 10.0
 
 
 class WindowMaintainer:
@@ -53,6 +59,7 @@ class WindowMaintainer:
         wake = self._wakes[part]
         delay = 0.2
         while not self._stopping.is_set():
+            started = time.monotonic()
             try:
                 with db.transaction() as cur:
                     if part == "live":
@@ -70,6 +77,8 @@ class WindowMaintainer:
                 delay = min(delay * 2, MAX_BACKOFF_S)
                 continue
             if not worked:
+                if part == "past":
+                    self._stopping.wait(min(IDLE_COST_FACTOR * (time.monotonic() - started), MAX_IDLE_S))
                 wake.wait(self._poll)
                 wake.clear()
         db.close()

@@ -54,9 +54,18 @@ REBUILD_WORK_MEM = "64MB"
 _ALL_DAYS = {"lo": date.min, "hi": date.max}
 
 
-def enqueue_buckets(cur: Any, params: dict[str, Any]) -> None:
-    """Queue the keys of the buckets of the given (day, repository) pairs as they stand now."""
-    cur.execute(named_queries("windows.sql")["enqueue_buckets"], params)
+def buckets_present(cur: Any, params: dict[str, Any]) -> list[tuple[str, int, date]]:
+    """(org, repository, day) of the buckets of the given (day, repository) pairs that exist now."""
+    cur.execute(named_queries("windows.sql")["buckets_present"], params)
+    return [(org, repo, day) for org, repo, day in cur.fetchall()]
+
+
+def enqueue_buckets(cur: Any, params: dict[str, Any], before: Sequence[tuple[str, int, date]] = ()) -> None:
+    """Queue the keys of the buckets of the given (day, repository) pairs as they stand now, and of those
+    that were there before their rebuild (``before``: :func:`buckets_present` then)."""
+    cur.execute(named_queries("windows.sql")["enqueue_buckets"], params | {
+        "before_orgs": [org for org, _, _ in before], "before_repos": [repo for _, repo, _ in before],
+        "before_days": [day for _, _, day in before]})
 
 
 def refresh_windows(cur: Any) -> int:

@@ -3,15 +3,26 @@
 -- docs/metrics.md. A key names one day of one grain's scope; its windows are those ending on that day and
 -- the 27 days after it. Keys are passed as four parallel arrays: grains, orgs, scopes, days.
 
+-- name: buckets_present
+-- Which of the given (day, repository) buckets exist, with their organisation: read before they are deleted
+-- and rebuilt, so enqueue_buckets queues the grains of buckets that are gone too.
+SELECT DISTINCT b.org, b.repo_id, b.day
+FROM metric_buckets b
+JOIN unnest(%(days)s::date[], %(repos)s::bigint[]) AS t (day, repo_id) ON b.repo_id = t.repo_id AND b.day = t.day;
+
 -- name: enqueue_buckets
--- The keys of the given (day, repository) buckets as they stand: their repository, their organisation,
--- their language and each team whose scope includes the repository. Run before the buckets are deleted (grains they leave) and after they are rebuilt.
+-- The keys of the given (day, repository) buckets as they stand, and of those that were there before
+-- (the before arrays: buckets_present, read before the rebuild): their repository, their organisation, their
+-- language and each team whose scope includes the repository. Once per rebuild: queuing before and after
+-- put most keys in the queue twice, and a bulk load's queue holds millions while its history waits.
 INSERT INTO metric_windows_pending (grain, org, scope, day)
 SELECT DISTINCT g.grain, b.org, g.scope, b.day
-FROM (SELECT DISTINCT b.org, b.repo_id, b.day
+FROM (SELECT b.org, b.repo_id, b.day
       FROM metric_buckets b
       JOIN unnest(%(days)s::date[], %(repos)s::bigint[]) AS t (day, repo_id)
-        ON b.repo_id = t.repo_id AND b.day = t.day) AS b
+        ON b.repo_id = t.repo_id AND b.day = t.day
+      UNION
+      SELECT * FROM unnest(%(before_orgs)s::text[], %(before_repos)s::bigint[], %(before_days)s::date[])) AS b
 LEFT JOIN repositories r ON r.repo_id = b.repo_id
 CROSS JOIN LATERAL (SELECT 'repository', b.repo_id::text UNION ALL SELECT 'organisation', ''
                     UNION ALL SELECT 'language', coalesce(r.language, '')
