@@ -70,15 +70,6 @@ def _one_line(output: bytes) -> str:
     return (errors or lines or ["(no output)"])[-1]
 
 
-def shared_buffers_mb() -> int:
-    """A quarter of the machine's memory, from Postgres' default of 128 MB up to 1 GB. A year of a
-    1,000-repository organisation is a warehouse of 1.6 GB: with 128 MB of buffers, the writers' backends
-    wrote out pages themselves and read them back from then on, and ingest fell by a third
-    (bench/bulk_load_bench.py). WAL up to 2 GB between checkpoints, so a bulk load does not force them."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return max(128, min(1024, memory // 4 // 2**20))
-
-
 class PostgresServer:
     def __init__(self, data_dir: Path, port: int = 5433, *, durable: bool = True) -> None:
         self.data_dir = data_dir.resolve()
@@ -137,7 +128,7 @@ class PostgresServer:
         self.remove_stale_pid_file()
         argv = [str(server_bin() / "postgres"), "-D", str(self.cluster), "-p", str(self.port),
                 "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-                "-c", "max_connections=200", "-c", f"shared_buffers={shared_buffers_mb()}MB", "-c", "max_wal_size=2GB"]
+                "-c", "max_connections=200", "-c", "shared_buffers=128MB"]
         if not self.durable:  # tests only: a crash of the test machine loses nothing anyone keeps
             argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         # SIGINT is Postgres' fast shutdown; SIGTERM would wait for every client to leave. Started in /, since
