@@ -23,12 +23,14 @@ import psycopg2.extensions
 from adapters.postgres_errors import warehouse_error
 
 
-def connect(dsn: str, *, connect_timeout: int = 10, autocommit: bool = False,
-            label: str = "") -> psycopg2.extensions.connection:
+def connect(dsn: str, *, connect_timeout: int = 10, autocommit: bool = False, label: str = "",
+            application_name: str = "") -> psycopg2.extensions.connection:
     """A new connection; a server that does not answer is a retriable :class:`WarehouseError` whose message
-    is libpq's first line (it names the host and port, never the password)."""
+    is libpq's first line (it names the host and port, never the password). ``application_name`` names the
+    connection's part in ``pg_stat_activity`` (over the DSN's own)."""
+    named = {"application_name": application_name[:63]} if application_name else {}
     try:
-        conn = psycopg2.connect(dsn, connect_timeout=connect_timeout)
+        conn = psycopg2.connect(dsn, connect_timeout=connect_timeout, **named)
     except psycopg2.OperationalError as exc:
         raise warehouse_error(exc, label) from exc
     conn.autocommit = autocommit
@@ -53,11 +55,13 @@ class ReconnectingConnection:
     """One connection, opened on first use and shared by the caller's threads one transaction at a time;
     after a transient failure it is closed, so the next transaction opens a fresh one."""
 
-    def __init__(self, dsn: str, *, connect_timeout: int = 10, autocommit: bool = False, label: str = "") -> None:
+    def __init__(self, dsn: str, *, connect_timeout: int = 10, autocommit: bool = False, label: str = "",
+                 application_name: str = "") -> None:
         self._dsn = dsn
         self._connect_timeout = connect_timeout
         self._autocommit = autocommit
         self._label = label
+        self._application_name = application_name
         self._lock = threading.Lock()
         self._conn: psycopg2.extensions.connection | None = None
 
@@ -69,7 +73,8 @@ class ReconnectingConnection:
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = connect(self._dsn, connect_timeout=self._connect_timeout,
-                                         autocommit=self._autocommit, label=self._label)
+                                         autocommit=self._autocommit, label=self._label,
+                                         application_name=self._application_name)
                 conn = self._conn
                 with nullcontext() if self._autocommit else conn, conn.cursor() as cur:
                     yield cur

@@ -137,7 +137,8 @@ def create_app(settings: Settings, role: str) -> faust.App:
             # queue up meanwhile share the lane's next one.
             return GroupWriter(write_together)
 
-        lanes = [lane_writer(PostgresSink(settings.dsn(), windows=False)) for _ in range(WRITER_LANES)]
+        lanes = [lane_writer(PostgresSink(settings.dsn(), windows=False, name=f"pillarstream writer lane {lane}"))
+                 for lane in range(WRITER_LANES)]
 
         async def write_lane(lane: int, records: list[RawRecord]) -> None:
             async def submit(batch: PreparedBatch, alone: bool) -> None:

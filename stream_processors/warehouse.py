@@ -286,8 +286,8 @@ class PostgresSink:
     reopened on the next. Failures are raised as classified by ``adapters/postgres_errors.py``: transient
     ones are retriable."""
 
-    def __init__(self, dsn: str, *, windows: bool = True) -> None:
-        self._db = ReconnectingConnection(dsn, connect_timeout=5)
+    def __init__(self, dsn: str, *, windows: bool = True, name: str = "pillarstream writer") -> None:
+        self._db = ReconnectingConnection(dsn, connect_timeout=5, application_name=name)
         self._windows = windows  # False: window keys stay queued for a WindowMaintainer
 
     def write_prepared(self, batches: Sequence[PreparedBatch]) -> None:

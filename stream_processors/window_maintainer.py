@@ -55,7 +55,8 @@ class WindowMaintainer:
                 thread.join(timeout)
 
     def _run(self, part: str) -> None:
-        db = ReconnectingConnection(self._dsn, connect_timeout=5, label=f"window maintenance ({part})")
+        db = ReconnectingConnection(self._dsn, connect_timeout=5, label=f"window maintenance ({part})",
+                                    application_name=f"pillarstream windows {part}")
         wake = self._wakes[part]
         delay = 0.2
         while not self._stopping.is_set():

@@ -86,3 +86,14 @@ def test_a_server_that_does_not_answer_is_retriable_and_named():
     with pytest.raises(WarehouseError) as refused:
         connect(f"postgresql://nobody@127.0.0.1:{port}/x", connect_timeout=2)
     assert refused.value.retriable and "127.0.0.1" in str(refused.value) and str(port) in str(refused.value)
+
+
+def test_a_connection_names_its_part_to_the_server(db):
+    """What an operator sees in pg_stat_activity: which part of the worker each connection is."""
+    holder = ReconnectingConnection(db.writer_dsn, application_name="pillarstream windows live")
+    try:
+        with holder.transaction() as cur:
+            cur.execute("SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+            assert cur.fetchone() == ("pillarstream windows live",)
+    finally:
+        holder.close()

@@ -531,6 +531,33 @@ def test_keys_of_tomorrow_keep_only_the_windows_ahead_waiting_not_the_scopes_his
     assert len(query(db.admin_dsn, "SELECT 1 FROM metric_windows_pending WHERE day > %s", (today,))) == len(scopes)
 
 
+def test_while_a_bulk_load_runs_settled_scopes_wait_for_it_too(db):
+    """A load in time order leaves the scopes of quiet repositories without a new key for seconds at a time:
+    while it runs their history waits with the rest, until its oldest key has waited max_wait, and is taken
+    once the load has stopped."""
+    today = datetime.now(UTC).date()
+    history = random_history(2, 20, start=today - timedelta(days=40), seed=21)
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        write_prepared(cur, [prepare(consumed(deliveries(history)))], windows=False)
+    conn.close()
+    query(db.admin_dsn, "UPDATE metric_windows_pending SET queued_at = now() - interval '1 minute' RETURNING 1")
+    settled = query(db.admin_dsn, "SELECT count(*) FROM (SELECT DISTINCT * FROM metric_windows_pending) AS k")[0][0]
+    # The load goes on in another scope: one key just queued (load_keys=0: any key marks a load).
+    query(db.admin_dsn, """INSERT INTO metric_windows_pending (grain, org, scope, day)
+                           VALUES ('repository', 'elsewhere', '1', %s) RETURNING 1""", (today - timedelta(days=3),))
+    conn = psycopg2.connect(db.writer_dsn)
+    with conn.cursor() as cur:
+        assert maintain_slice(cur, settle=5, max_keys=None, live=False, max_wait=7200, load_keys=0) == 0
+        assert maintain_slice(cur, settle=5, max_keys=None, live=False, max_wait=30, load_keys=0) == settled
+        conn.rollback()
+        # No load (no more keys arriving than load_keys): the settled scopes go at once.
+        assert maintain_slice(cur, settle=5, max_keys=None, live=False, max_wait=7200, load_keys=1) == settled
+        conn.commit()
+    conn.close()
+    assert query(db.admin_dsn, "SELECT scope FROM metric_windows_pending WHERE day < %s",
+                 (today - timedelta(days=1),)) == [("1",)]
+
+
 def test_a_busy_scope_leaves_the_windows_after_its_last_key_to_its_next_slice(db):
     """A bulk load keeps queuing keys of the same scopes: each slice of history takes a busy scope's keys
     once the oldest has waited long enough, but rebuilds its windows only up to its last key day, queuing the day
