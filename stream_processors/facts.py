@@ -97,18 +97,25 @@ def upsert_sql(table: FactTable) -> str:
     """The table's batched upsert: its rows come as one JSON parameter (:func:`json_rows`), and a row
     already stored merges with the table's policy, as :func:`merge_rows` merges within a batch.
 
-    versioned: the stored row is replaced by one whose version is >= its own. greatest: each column
-    takes GREATEST (LEAST for ``least``); text compares in "C" order, as Python compares it, whatever the
-    database collation.
+    versioned: the stored row is replaced by one whose version is >= its own. Rows that would change
+    nothing (the stored one is newer, or the same) are left out before the insert, which would lock the
+    stored row until the transaction ends: a bulk load's history of a repository waited on each batch for
+    the live writer's newer row of it (bench/ingest_profile.py). greatest: each column takes GREATEST (LEAST
+    for ``least``); text compares in "C" order, as Python compares it, whatever the database collation.
     """
     for name in (table.name, *table.columns, *table.key):
         if not _IDENTIFIER.match(name):
             raise ValueError(f"{name!r} is not a plain SQL identifier")
     columns = ", ".join(table.columns)
-    head = (f"INSERT INTO {table.name} AS t ({columns})\nSELECT {columns}\n"
-            f"FROM json_populate_recordset(NULL::{table.name}, %s)\n"
-            f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET\n")
     updated = [c for c in table.columns if c not in table.key]
+    rows = f"FROM json_populate_recordset(NULL::{table.name}, %s) AS j\n"
+    if table.policy == "versioned":
+        same_key = " AND ".join(f"s.{c} = j.{c}" for c in table.key)
+        rows += (f"WHERE NOT EXISTS (SELECT FROM {table.name} s WHERE {same_key} AND (s.version > j.version\n"
+                 f"    OR ({', '.join(f's.{c}' for c in updated)})\n"
+                 f"       IS NOT DISTINCT FROM ({', '.join(f'j.{c}' for c in updated)})))\n")
+    head = (f"INSERT INTO {table.name} AS t ({columns})\nSELECT {columns}\n{rows}"
+            f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET\n")
     if table.policy == "versioned":
         return head + ",\n".join(f"    {c} = excluded.{c}" for c in updated) + "\nWHERE excluded.version >= t.version;"
     assignments = []

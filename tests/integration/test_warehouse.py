@@ -10,7 +10,7 @@ import random
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from psycopg2 import errors, sql
 from pillarstream.config import PillarConfig
 from pillarstream.envelope import from_payload
 from pillarstream.normalise import rows
+from pillarstream.normalise.version import stamp
 from stream_processors.archiver import Consumed
 from stream_processors.facts import upserts
 from stream_processors.warehouse import prepare, recompute_buckets, write_batch, write_prepared
@@ -340,6 +341,39 @@ def test_an_older_update_never_overwrites_a_newer_one(db, scenario):
         cur.execute("SELECT action FROM pull_request_events WHERE pr_id = 5004 ORDER BY occurred_at")
         assert [a for (a,) in cur.fetchall()] == ["opened", "closed", "reopened", "closed"]
     assert pillar_metrics(db.reader_dsn).get((D2, ORG, "acme/api", "prs_closed_unmerged")) is None
+
+
+def test_an_older_or_unchanged_row_neither_waits_for_nor_rewrites_the_stored_one(db):
+    """A bulk load of history carries old snapshots of repositories the live writer keeps writing: they
+    change nothing, so they must not wait for the live writer's open transaction (nor rewrite the row)."""
+    def snapshot(language: str, at: datetime) -> rows.Repository:
+        row = rows.Repository(repo_id=77, org=ORG, full_name=f"{ORG}/seventy-seven", name="seventy-seven",
+                              owner_login=ORG, language=language, default_branch="main", private=False,
+                              archived=False, fork=False, visibility="public", created_at=at, updated_at=at,
+                              deleted=False, version="")
+        return stamp(row, 0, at)
+
+    def upsert(cur: Any, row: rows.Repository) -> None:
+        for statement in upserts(rows.Facts(repositories=[row])):
+            cur.execute(*statement)
+
+    old, stored, newest = (snapshot(language, datetime(2026, 1, day, tzinfo=UTC))
+                           for language, day in (("Go", 1), ("Rust", 2), ("Zig", 3)))
+    with cursor(db.writer_dsn) as cur:
+        upsert(cur, stored)
+    live = psycopg2.connect(db.writer_dsn)
+    try:
+        with live, live.cursor() as live_cur:
+            upsert(live_cur, newest)  # the live writer's transaction holds the row
+            with cursor(db.writer_dsn) as cur:
+                cur.execute("SET LOCAL lock_timeout = '2s'")
+                upsert(cur, old)
+                upsert(cur, stored)
+    finally:
+        live.close()
+    with cursor(db.admin_dsn) as cur:
+        cur.execute("SELECT language, version FROM repositories WHERE repo_id = 77")
+        assert cur.fetchall() == [("Zig", newest.version)]
 
 
 def test_values_reach_postgres_exactly_as_normalised(db):

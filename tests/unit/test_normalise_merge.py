@@ -32,7 +32,11 @@ def test_a_versioned_upsert_replaces_the_row_when_its_version_is_not_older():
     assert upsert_sql(FACT_TABLES_BY_NAME["team_memberships"]) == """\
 INSERT INTO team_memberships AS t (team_id, user_login, org, user_id, state, is_bot, version)
 SELECT team_id, user_login, org, user_id, state, is_bot, version
-FROM json_populate_recordset(NULL::team_memberships, %s)
+FROM json_populate_recordset(NULL::team_memberships, %s) AS j
+WHERE NOT EXISTS (SELECT FROM team_memberships s WHERE s.team_id = j.team_id AND s.user_login = j.user_login \
+AND (s.version > j.version
+    OR (s.org, s.user_id, s.state, s.is_bot, s.version)
+       IS NOT DISTINCT FROM (j.org, j.user_id, j.state, j.is_bot, j.version)))
 ON CONFLICT (team_id, user_login) DO UPDATE SET
     org = excluded.org,
     user_id = excluded.user_id,
@@ -48,7 +52,7 @@ INSERT INTO commits AS t (repo_id, sha, org, committed_at, author_name, author_e
 author_key, author_is_bot, message_headline, first_default_push_at)
 SELECT repo_id, sha, org, committed_at, author_name, author_email, author_login, \
 author_key, author_is_bot, message_headline, first_default_push_at
-FROM json_populate_recordset(NULL::commits, %s)
+FROM json_populate_recordset(NULL::commits, %s) AS j
 ON CONFLICT (repo_id, sha) DO UPDATE SET
     org = GREATEST(t.org COLLATE "C", excluded.org),
     committed_at = GREATEST(t.committed_at, excluded.committed_at),
