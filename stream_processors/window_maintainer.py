@@ -1,9 +1,9 @@
-"""The warehouse worker's window maintainer: two threads, each with its own Postgres connection, that empty
-the window queue (``windows.py``) in bounded transactions, so the writer never waits for windows.
+"""The warehouse worker's window maintainer: threads, each with its own Postgres connection, that empty the
+window queue (``windows.py``) in bounded transactions, so the writer never waits for windows.
 
-Both are woken after every write (and look at least every IDLE_POLL_SECONDS, for keys other writers
-queued). One commits today's and yesterday's keys (live dashboards); the other slices of settled keys of
-earlier days and of the windows ahead.
+All are woken after every write (and look at least every IDLE_POLL_SECONDS, for keys other writers
+queued). One commits today's and yesterday's keys (live dashboards); the others (one per lane of scopes,
+SETTLE_LANES) slices of settled keys of earlier days and of the windows ahead.
 Apart, a slice of history (seconds, at the organisation grain of a bulk load) never holds up the next live
 rebuild, neither by a lock (``windows.maintain_slice``) nor by taking the thread's turn. A failure rolls its
 transaction back, keys included; that thread logs, waits and retries on a fresh connection.
@@ -17,7 +17,7 @@ import time
 
 from adapters.postgres import ReconnectingConnection
 from pillarstream.errors import WarehouseError
-from stream_processors.windows import IDLE_POLL_SECONDS, SETTLE_SECONDS, SLICE_KEYS, maintain_slice
+from stream_processors.windows import IDLE_POLL_SECONDS, SETTLE_LANES, SETTLE_SECONDS, SLICE_KEYS, maintain_slice
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 10.0
@@ -33,9 +33,11 @@ class WindowMaintainer:
                  poll: float = IDLE_POLL_SECONDS) -> None:
         self._dsn, self._settle, self._max_keys, self._poll = dsn, settle, max_keys, poll
         self._stopping = threading.Event()
-        self._wakes = {"live": threading.Event(), "past": threading.Event()}
-        self._threads = [threading.Thread(target=self._run, args=(part,), name=f"window-maintainer-{part}",
-                                          daemon=True) for part in self._wakes]
+        # Each thread's part: "live", or the lane of scopes whose settled keys it takes.
+        self._parts: dict[str, int | None] = {"live": None} | {f"past {lane}": lane for lane in range(SETTLE_LANES)}
+        self._wakes = {part: threading.Event() for part in self._parts}
+        self._threads = [threading.Thread(target=self._run, args=(part,), name=f"window-maintainer {part}",
+                                          daemon=True) for part in self._parts]
 
     def start(self) -> None:
         for thread in self._threads:
@@ -66,9 +68,10 @@ class WindowMaintainer:
                     if part == "live":
                         worked = maintain_slice(cur, settle=None) > 0
                     else:
-                        worked = maintain_slice(cur, settle=self._settle, max_keys=self._max_keys, live=False) > 0
+                        worked = maintain_slice(cur, settle=self._settle, max_keys=self._max_keys, live=False,
+                                                lane=self._parts[part]) > 0
                 delay = 0.2
-                if worked and part == "past":
+                if worked and part != "live":
                     self._wakes["live"].set()  # a slice of history queues the live keys of its scopes
             except Exception as exc:  # noqa: BLE001 - a fatal one too: the keys stay queued, the writer goes on
                 log.warning("window maintenance failed, retrying", exc_info=not isinstance(exc, WarehouseError),
@@ -78,7 +81,7 @@ class WindowMaintainer:
                 delay = min(delay * 2, MAX_BACKOFF_S)
                 continue
             if not worked:
-                if part == "past":
+                if part != "live":
                     self._stopping.wait(min(IDLE_COST_FACTOR * (time.monotonic() - started), MAX_IDLE_S))
                 wake.wait(self._poll)
                 wake.clear()

@@ -7,17 +7,18 @@ are rebuilt from the queue, in one of two ways:
 
 * in the writer's transaction (:func:`refresh_windows`; ``write_prepared(windows=True)``, the default of
   the library function: backfill and tests see their windows as soon as the write commits);
-* by the worker's :class:`WindowMaintainer` (``windows=False`` in the worker's sink): threads with their
-  own connections, woken by every write, that take the queue in bounded transactions (:func:`maintain_slice`)
-  so the writer never waits for windows. One takes today's and yesterday's keys (live dashboards), the other
-  the keys of earlier and later days of whole scopes once they have settled (no new key for SETTLE_SECONDS,
-  or waiting 6 × that while keys keep coming; MAX_WAIT_SECONDS during a bulk load), so a load's stretch of
-  history is rebuilt about once, not once per batch, and mostly after the load rather than beside it.
-  One maintainer at a time takes settled keys. Past rows (roll-up days and window end days before
-  yesterday), live rows (yesterday and today) and ahead rows (after today) are rebuilt apart, each under an
-  advisory lock per scope of its own, so transactions that rebuild the same rows of a scope take turns
-  while a live rebuild waits neither for a slice of history nor for the windows ahead: a slice whose windows
-  reach into the live days queues its scope's live key, and a live rebuild its scope's ahead key.
+* by the worker's :class:`WindowMaintainer` (``windows=False`` in the worker's sink): threads with their own
+  connections, woken by every write, that take the queue in bounded transactions (:func:`maintain_slice`) so
+  the writer never waits for windows. One takes today's and yesterday's keys (live dashboards), the others the
+  keys of earlier and later days of whole scopes once they have settled (no new key for SETTLE_SECONDS, or
+  waiting 6 × that while keys keep coming; MAX_WAIT_SECONDS during a bulk load), so a load's stretch of
+  history is rebuilt about once, not once per batch, and mostly after the load rather than beside it. Settled
+  keys are taken in SETTLE_LANES lanes of scopes, one transaction at a time per lane. Past rows (roll-up days
+  and window end days before yesterday), live rows (yesterday and today) and ahead rows (after today) are
+  rebuilt apart, each under an advisory lock per scope of its own, so transactions that rebuild the same rows
+  of a scope take turns while a live rebuild waits neither for a slice of history nor for the windows ahead: a
+  slice whose windows reach into the live days queues its scope's live key, and a live rebuild its scope's
+  ahead key.
 
 Either way a key leaves the queue in the transaction that rebuilds its windows: a crash (kill -9) rolls
 both back, and the keys are taken again by the next maintainer. A key committed by any other writer of the
@@ -47,6 +48,10 @@ SETTLE_SECONDS = 5.0  # a scope's past keys wait until none has arrived for this
 LOAD_KEYS = 1_000
 MAX_WAIT_SECONDS = 600.0
 SLICE_KEYS = 1_000  # about how many past keys one maintenance transaction takes (whole scopes)
+# Settled keys are taken in this many lanes of scopes (a hash of the scope), each by one transaction at a
+# time: the history a bulk load leaves is rebuilt on two cores (one thread took 190 s after a year of
+# 360 repositories with the other core idle: bench/bulk_load_bench.py).
+SETTLE_LANES = 2
 IDLE_POLL_SECONDS = 1.0  # the maintainer looks at the queue at least this often without being woken
 # A slice of history at the organisation grain sorts and gathers more than Postgres' default 4 MB: it
 # spilled to disk (bench/ingest_profile.py). Set for the rebuilding transaction only.
@@ -78,7 +83,8 @@ def refresh_windows(cur: Any) -> int:
 
 
 def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys: int | None = SLICE_KEYS,
-                   live: bool = True, max_wait: float = MAX_WAIT_SECONDS, load_keys: int = LOAD_KEYS) -> int:
+                   live: bool = True, max_wait: float = MAX_WAIT_SECONDS, load_keys: int = LOAD_KEYS,
+                   lane: int | None = None) -> int:
     """One maintenance transaction's work (the caller commits); returns the number of keys taken.
 
     Rows are rebuilt in three parts, each under locks of its own, by end day (and roll-up day): past
@@ -86,10 +92,10 @@ def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys:
     windows of quiet days to come, shown once their day arrives). So a live rebuild writes at most two end
     days per scope, and never waits for a slice of history or for the 27 days ahead:
 
-    * unless ``settle`` is None, settled keys of past and ahead days of whole scopes, about ``max_keys`` of
-      them (None: all): a past key rebuilds its roll-up days and the windows ending before yesterday, and
-      queues the live key of its scope where its windows reach into the live days; an ahead key rebuilds the
-      rows after today;
+    * unless ``settle`` is None, settled keys of past and ahead days of whole scopes, about ``max_keys`` of them
+      (None: all), of the scopes of ``lane`` (one of SETTLE_LANES; None: every lane): a past key rebuilds its
+      roll-up days and the windows ending before yesterday, and queues the live key of its scope where its
+      windows reach into the live days; an ahead key rebuilds the rows after today;
     * then, with ``live``, the live keys, those just queued included: their rows of yesterday and today;
       each scope's ahead key is queued for the part above (a live key's windows reach 27 days ahead). At day
       rollover a queued ahead key of the new day is a live key, taken at once.
@@ -98,10 +104,11 @@ def maintain_slice(cur: Any, *, settle: float | None = SETTLE_SECONDS, max_keys:
     today = datetime.now(UTC).date()
     since, ahead = today - timedelta(days=1), today + timedelta(days=1)
     taken = 0
-    if settle is not None and (max_keys is None or _first_to_take_settled(cur)):
+    if settle is not None and (max_keys is None or _first_to_take_settled(cur, lane)):
         cur.execute(queries["take_settled"], {"since": since, "today": today, "settle": settle,
                                               "max_wait": max_wait, "load_keys": load_keys,
-                                              "max_keys": max_keys if max_keys is not None else 2**62})
+                                              "max_keys": max_keys if max_keys is not None else 2**62,
+                                              "lane": lane, "lanes": SETTLE_LANES})
         rows = cur.fetchall()
         keys: list[Key] = [row[:4] for row in rows]
         taken += len(keys)
@@ -141,9 +148,11 @@ def _tails(past: Sequence[Key], busy: set[tuple[str, str, str]], since: date) ->
     return {scope: last for scope, last in tails.items() if last < since - timedelta(days=1)}
 
 
-def _first_to_take_settled(cur: Any) -> bool:
-    """One maintainer at a time takes settled keys (other workers' skip that part rather than wait for it)."""
-    cur.execute("SELECT pg_try_advisory_xact_lock(hashtextextended('pillarstream.metric_windows:settled', 0))")
+def _first_to_take_settled(cur: Any, lane: int | None) -> bool:
+    """One transaction at a time takes a lane's settled keys (other workers' skip it rather than wait)."""
+    lanes = range(SETTLE_LANES) if lane is None else [lane]
+    cur.execute("SELECT bool_and(pg_try_advisory_xact_lock(hashtextextended("
+                "'pillarstream.metric_windows:settled:' || lane, 0))) FROM unnest(%s::int[]) AS lane", (list(lanes),))
     return bool(cur.fetchone()[0])
 
 

@@ -54,7 +54,8 @@ SELECT DISTINCT grain, org, scope, day FROM taken;
 -- repositories went quiet for seconds at a time: bench/ingest_profile.py.) Whole parts of scopes, so a
 -- stretch of days is rebuilt once and not once per slice; apart, so the key of tomorrow that every live
 -- webhook queues keeps only the windows ahead waiting, not the scope's history. %(settle)s = 0 takes
--- everything.
+-- everything. With a lane, only the scopes of that lane (a hash of the scope, modulo %(lanes)s): lanes are
+-- taken by transactions of their own at the same time.
 WITH parts AS (
     SELECT grain, org, scope, day > %(today)s::date AS ahead, count(*) AS n, min(queued_at) AS since,
            max(queued_at) > now() - make_interval(secs => %(settle)s) AS busy,
@@ -67,9 +68,10 @@ WITH parts AS (
 scopes AS (
     SELECT grain, org, scope, ahead, n, since, busy
     FROM (SELECT *, sum(arriving) OVER () > %(load_keys)s AS loading FROM parts) AS p
-    WHERE (NOT busy AND (ahead OR NOT loading))
-       OR since <= now() - make_interval(secs => CASE WHEN ahead OR loading THEN %(max_wait)s
-                                                      ELSE 6 * %(settle)s END)
+    WHERE ((NOT busy AND (ahead OR NOT loading))
+           OR since <= now() - make_interval(secs => CASE WHEN ahead OR loading THEN %(max_wait)s
+                                                          ELSE 6 * %(settle)s END))
+      AND (%(lane)s::int IS NULL OR abs(hashtext(grain || ':' || org || ':' || scope) %% %(lanes)s) = %(lane)s)
 ),
 chosen AS (
     SELECT grain, org, scope, ahead, busy

@@ -415,6 +415,44 @@ def test_the_maintainer_takes_live_keys_at_once_and_past_keys_by_whole_settled_s
     assert_windows_exact(db.admin_dsn)
 
 
+def test_two_lanes_of_scopes_take_their_settled_keys_at_the_same_time(db):
+    """After a bulk load its history is rebuilt by two transactions at once, each over the scopes of its lane:
+    one slice held open neither blocks nor overlaps the other lane's, a second taker of a busy lane skips it,
+    and the two lanes together leave the windows exact."""
+    since = datetime.now(UTC).date() - timedelta(days=1)
+    history = random_history(4, 20, start=since - timedelta(days=40), seed=22)
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        write_prepared(cur, [prepare(consumed(deliveries(history)))], windows=False)
+    conn.close()
+    query(db.admin_dsn, "UPDATE metric_windows_pending SET queued_at = now() - interval '1 minute' RETURNING 1")
+    scopes = set(query(db.admin_dsn, "SELECT DISTINCT grain, org, scope FROM metric_windows_pending"))
+    first = psycopg2.connect(db.writer_dsn)
+    second = psycopg2.connect(db.writer_dsn)
+    try:
+        with first.cursor() as cur:
+            assert maintain_slice(cur, settle=5, max_keys=10**6, live=False, lane=0) > 0  # held open
+            cur.execute("SELECT DISTINCT grain, org, scope FROM metric_windows_pending WHERE day < %s", (since,))
+            left = set(cur.fetchall())
+        assert left and left < scopes  # lane 0 took a share of the scopes, and left the rest
+        with second.cursor() as cur:
+            cur.execute("SET lock_timeout = '5s'")
+            assert maintain_slice(cur, settle=5, max_keys=10**6, live=False, lane=0) == 0  # lane 0 is taken
+            assert maintain_slice(cur, settle=5, max_keys=10**6, live=False, lane=1) == len(
+                query(db.admin_dsn, "SELECT DISTINCT grain, org, scope, day FROM metric_windows_pending "
+                      "WHERE (grain, org, scope) IN (SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]))",
+                      [[scope[i] for scope in left] for i in range(3)]))
+        second.commit()
+        first.commit()
+    finally:
+        first.close()
+        second.close()
+    assert query(db.admin_dsn, "SELECT count(*) FROM metric_windows_pending WHERE day < %s", (since,))[0][0] == 0
+    with psycopg2.connect(db.writer_dsn) as conn, conn.cursor() as cur:
+        refresh_windows(cur)  # the live keys the slices queued
+    conn.close()
+    assert_windows_exact(db.admin_dsn)
+
+
 def test_the_worker_maintainer_thread_keeps_windows_exact_beside_the_writer(db):
     items = deliveries(random_history(4, 30, seed=14))
     random.Random(15).shuffle(items)
