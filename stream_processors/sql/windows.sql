@@ -48,10 +48,11 @@ SELECT DISTINCT grain, org, scope, day FROM taken;
 -- %(settle)s seconds (nothing more arrives for it: the load moved on), or, while they keep arriving (busy),
 -- once its oldest has waited 6 × %(settle)s; %(max_wait)s seconds instead for the windows ahead (shown from
 -- their day on, when their key is a live one). While a bulk load runs (over %(load_keys)s past keys queued
--- in the last %(settle)s seconds) every past part waits until its oldest key has waited %(max_wait)s, settled
--- or not: its history is rebuilt after the load, or in long stretches, not beside it. (Taking the parts
--- that settled rebuilt windows with a core beside the writer from mid-load on, as the scopes of sparse
--- repositories went quiet for seconds at a time: bench/ingest_profile.py.) Whole parts of scopes, so a
+-- in the last %(settle)s seconds) every part waits until its oldest key has waited %(max_wait)s, settled or
+-- not: its history is rebuilt after the load, or in long stretches, not beside it. (Taking the parts that
+-- settled rebuilt windows with a core beside the writer from mid-load on, as the scopes of sparse
+-- repositories went quiet for seconds at a time; the windows ahead of scopes between two webhooks kept
+-- both threads looking again at once: bench/ingest_profile.py.) Whole parts of scopes, so a
 -- stretch of days is rebuilt once and not once per slice; apart, so the key of tomorrow that every live
 -- webhook queues keeps only the windows ahead waiting, not the scope's history. %(settle)s = 0 takes
 -- everything. With a lane, only the scopes of that lane (a hash of the scope, modulo %(lanes)s): lanes are
@@ -68,7 +69,7 @@ WITH parts AS (
 scopes AS (
     SELECT grain, org, scope, ahead, n, since, busy
     FROM (SELECT *, sum(arriving) OVER () > %(load_keys)s AS loading FROM parts) AS p
-    WHERE ((NOT busy AND (ahead OR NOT loading))
+    WHERE ((NOT busy AND NOT loading)
            OR since <= now() - make_interval(secs => CASE WHEN ahead OR loading THEN %(max_wait)s
                                                           ELSE 6 * %(settle)s END))
       AND (%(lane)s::int IS NULL OR abs(hashtext(grain || ':' || org || ':' || scope) %% %(lanes)s) = %(lane)s)
