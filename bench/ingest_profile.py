@@ -4,9 +4,9 @@ most time, with their calls and mean.
 
 Run: .venv/bin/python bench/ingest_profile.py [--repos 100] [--days 365] [--top 15] [--slice 60]
 
-With --slice S it also prints, for every S seconds of the run, the statements' time in that span and what
-the active backends were doing (sampled twice a second: the statement and its wait event), to see which
-part grows as the warehouse fills.
+With --slice S it also prints, for every S seconds of the run, the statements' time in that span, what the
+active backends were doing (sampled twice a second: each connection's part, its statement and wait event)
+and the window queue by part, to see which part grows as the warehouse fills.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ ACTIVITY = """SELECT application_name || ': ' || regexp_replace(left(query, 60),
                      coalesce(wait_event, 'CPU')
               FROM pg_stat_activity
               WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'"""
-
 QUEUE = """SELECT CASE WHEN day > (now() AT TIME ZONE 'UTC')::date THEN 'ahead'
                        WHEN day >= (now() AT TIME ZONE 'UTC')::date - 1 THEN 'live' ELSE 'past' END AS part,
                   count(*), count(*) FILTER (WHERE queued_at > now() - interval '5 seconds'),
